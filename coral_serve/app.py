@@ -1,0 +1,110 @@
+"""`build_app(config)`: the one place that knows Ray Serve; it reads like the graph.
+
+Ingress (FastAPI) ── PipelineService, StreamService, MonitorService, HealthService
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ray import serve
+from ray.serve import Application
+from ray.serve.deployment import Deployment
+
+from coral_serve.config import ConfigSources, CoralConfig, load_config
+from coral_serve.config.deployments import DeploymentOptions
+from coral_serve.config.layers import parse_scalar
+from coral_serve.services.health import HealthService
+from coral_serve.services.monitor import MonitorService
+from coral_serve.services.pipeline import PipelineService
+from coral_serve.services.stream import StreamService
+from coral_serve.web import Services, create_web_app
+
+__all__ = ["build_app", "config_from_builder_args"]
+
+# Builder arguments that are not config keys (`serve run coral_serve:build_app file=x.yaml`).
+_FILE_ARG, _OVERRIDES_ARG, _NO_ENV_ARG = "config_file", "overrides", "no_env"
+
+
+@serve.ingress()
+class Ingress:
+    """Serves the FastAPI app of `create_web_app` with handles to every service."""
+
+    def __init__(
+        self, config: CoralConfig, pipelines: Any, streams: Any, monitor: Any, health: Any
+    ) -> None:
+        services = Services.wrap(
+            pipelines=pipelines, streams=streams, monitor=monitor, health=health
+        )
+        self._web = create_web_app(config, services)
+
+    def __serve_build_asgi_app__(self) -> Any:
+        return self._web
+
+
+def _service_deployment(service_cls: type, name: str, options: DeploymentOptions) -> Deployment:
+    """Wrap a plain service class so Serve starts it after construction and stops it on shutdown."""
+
+    class Replica(service_cls):  # type: ignore[valid-type, misc]
+        async def __init__(self, *args: Any, **kwargs: Any) -> None:
+            service_cls.__init__(self, *args, **kwargs)
+            await self.start()
+
+        async def __del__(self) -> None:
+            await self.stop()
+
+    Replica.__name__ = Replica.__qualname__ = service_cls.__name__
+    return serve.deployment(Replica, name=name, **options.to_serve())
+
+
+async def serve_deployment_states(app_name: str) -> dict[str, str]:
+    """Each deployment's state in this application, as Serve's controller reports it."""
+    status = await asyncio.to_thread(serve.status)
+    application = status.applications.get(app_name)
+    if application is None:
+        return {}
+    return {name: str(d.status.value) for name, d in application.deployments.items()}
+
+
+def config_from_builder_args(args: Mapping[str, Any]) -> CoralConfig:
+    """`serve run coral_serve:build_app web=prod http.port=9100` → the descriptor."""
+    extra = {
+        key: parse_scalar(value) if isinstance(value, str) else value
+        for key, value in args.items()
+        if key not in {_FILE_ARG, _OVERRIDES_ARG, _NO_ENV_ARG}
+    }
+    file = args.get(_FILE_ARG)
+    return load_config(
+        ConfigSources(
+            file=Path(file) if file else None,
+            overrides=list(args.get(_OVERRIDES_ARG, ())),
+            use_env=not parse_scalar(str(args.get(_NO_ENV_ARG, "false"))),
+            extra=extra,
+        )
+    )
+
+
+def build_app(args: CoralConfig | Mapping[str, Any] | None = None) -> Application:
+    """Bind the graph; `args` is a descriptor or `serve run` builder arguments."""
+    config = args if isinstance(args, CoralConfig) else config_from_builder_args(args or {})
+    plan = config.deployments
+    pipelines = _service_deployment(PipelineService, "PipelineService", plan.pipeline_service)
+    streams = _service_deployment(StreamService, "StreamService", plan.stream_service)
+    monitor = _service_deployment(MonitorService, "MonitorService", plan.monitor_service)
+    health = _service_deployment(HealthService, "HealthService", plan.health_service)
+    ingress = serve.deployment(Ingress, name="Ingress", **plan.ingress.to_serve())
+
+    pipelines_node = pipelines.bind(config)
+    monitor_node = monitor.bind(config)
+    states = functools.partial(serve_deployment_states, config.runtime.app_name)
+    return ingress.bind(
+        config,
+        pipelines_node,
+        streams.bind(config),
+        monitor_node,
+        health.bind(config, pipelines_node, monitor_node, states),
+    )

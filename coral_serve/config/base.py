@@ -1,0 +1,13 @@
+"""Shared base for every section of the runtime descriptor."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["CoralBaseModel"]
+
+
+class CoralBaseModel(BaseModel):
+    """Forbids unknown keys so a typo in YAML is an error, not a silently ignored setting."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_enum_values=False)

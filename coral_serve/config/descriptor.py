@@ -1,0 +1,59 @@
+"""`CoralConfig`: the whole runtime descriptor, one field per section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from coral_serve.config.base import CoralBaseModel
+from coral_serve.config.deployments import DeploymentsConfig
+from coral_serve.config.health import HealthConfig
+from coral_serve.config.http import HttpConfig
+from coral_serve.config.monitoring import MonitoringConfig
+from coral_serve.config.pipelines import PipelinesConfig
+from coral_serve.config.plugins import PluginsConfig
+from coral_serve.config.runtime import RuntimeConfig
+from coral_serve.config.streams import StreamsConfig
+from coral_serve.config.ui import UiConfig
+
+__all__ = ["CoralConfig"]
+
+
+class CoralConfig(CoralBaseModel):
+    """The runtime descriptor that `build_app` turns into a Ray Serve application."""
+
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Ray runtime.")
+    http: HttpConfig = Field(default_factory=HttpConfig, description="HTTP ingress.")
+    pipelines: PipelinesConfig = Field(
+        default_factory=PipelinesConfig, description="Pipeline store and sources."
+    )
+    streams: StreamsConfig = Field(
+        default_factory=StreamsConfig, description="Live view and recordings."
+    )
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig, description="Metrics and disk quota."
+    )
+    health: HealthConfig = Field(default_factory=HealthConfig, description="Health probes.")
+    ui: UiConfig = Field(default_factory=UiConfig, description="Web UI.")
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig, description="Plugins.")
+    deployments: DeploymentsConfig = Field(
+        default_factory=DeploymentsConfig, description="Serve deployment options."
+    )
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> CoralConfig:
+        """Anchor relative paths at the process that loads the descriptor, because Ray
+        workers run in other directories, and place the store and recordings under the data
+        dir unless set explicitly."""
+        data_dir = Path(self.pipelines.data_dir).expanduser().absolute()
+        self.pipelines.data_dir = str(data_dir)
+        if self.pipelines.store_path is None:
+            self.pipelines.store_path = str(data_dir / "coral.db")
+        if self.streams.recordings.directory is None:
+            self.streams.recordings.directory = str(data_dir / "recordings")
+        return self
+
+    def public_dump(self) -> dict:
+        """The descriptor as JSON-ready data with every secret masked."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,37 @@
+"""`health`: what readiness checks and which external probes it includes."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import Field
+
+from coral_serve.config.base import CoralBaseModel
+
+__all__ = ["ExternalProbe", "HealthConfig", "ReadinessCheck"]
+
+
+class ReadinessCheck(str, Enum):
+    store = "store"
+    deployments = "deployments"
+    disk = "disk"
+
+
+class ExternalProbe(CoralBaseModel):
+    name: str = Field(min_length=1, description="Check name shown in /readyz.")
+    url: str = Field(pattern=r"^https?://", description="URL that must answer 2xx.")
+    timeout: float = Field(default=2.0, gt=0, le=30, description="Seconds allowed.")
+    required: bool = Field(default=False, description="Fail readiness when it fails.")
+
+
+class HealthConfig(CoralBaseModel):
+    checks: list[ReadinessCheck] = Field(
+        default_factory=lambda: [ReadinessCheck.store, ReadinessCheck.deployments],
+        description="Built-in readiness checks to run: store, deployments, disk.",
+    )
+    external: list[ExternalProbe] = Field(
+        default_factory=list, description="Extra HTTP dependencies to probe."
+    )
+    check_timeout: float = Field(
+        default=2.0, gt=0, le=30, description="Seconds one readiness check may take."
+    )

@@ -1,0 +1,73 @@
+"""`http`: the ingress listener, CORS, authentication and extra static mounts."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import Field, SecretStr, field_validator
+
+from coral_serve.config.base import CoralBaseModel
+
+__all__ = ["AuthConfig", "AuthMode", "HttpConfig", "Role", "StaticMount", "TokenConfig"]
+
+
+class AuthMode(str, Enum):
+    none = "none"
+    token = "token"
+
+
+class Role(str, Enum):
+    admin = "admin"
+    viewer = "viewer"
+
+
+class TokenConfig(CoralBaseModel):
+    name: str = Field(min_length=1, description="Label of the token, shown in logs instead of it.")
+    token: SecretStr = Field(description="Bearer token value (a secret; never logged).")
+    role: Role = Field(default=Role.viewer, description="Role granted: admin or viewer.")
+
+
+class AuthConfig(CoralBaseModel):
+    mode: AuthMode = Field(default=AuthMode.none, description="Authentication: none or token.")
+    tokens: list[TokenConfig] = Field(
+        default_factory=list, description="Accepted bearer tokens and their roles."
+    )
+    protect_metrics: bool = Field(
+        default=False, description="Require a token for /metrics when auth is on."
+    )
+    signed_url_ttl: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="Lifetime in seconds of signed media URLs (video src, MJPEG).",
+    )
+
+
+class StaticMount(CoralBaseModel):
+    path: str = Field(pattern=r"^/[A-Za-z0-9._/-]*$", description="URL path to mount at.")
+    directory: str = Field(min_length=1, description="Directory served read-only.")
+
+
+class HttpConfig(CoralBaseModel):
+    host: str = Field(default="127.0.0.1", min_length=1, description="Address the ingress binds.")
+    port: int = Field(default=9001, ge=1, le=65535, description="TCP port of the ingress.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS; empty disables CORS. `*` is never combined "
+        "with credentials.",
+    )
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="Authentication settings.")
+    static_mounts: list[StaticMount] = Field(
+        default_factory=list, description="Extra read-only static directories."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body accepted, in bytes."
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_have_scheme(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and "://" not in origin:
+                raise ValueError(f"origin {origin!r} needs a scheme, e.g. https://host")
+        return origins

@@ -1,0 +1,66 @@
+"""`pipelines`: where desired state lives and what sources pipelines may read."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import Field
+
+from coral_serve.config.base import CoralBaseModel
+
+__all__ = ["DownloadConfig", "PipelinesConfig", "RestartPolicy", "SourcePolicy"]
+
+
+class RestartPolicy(str, Enum):
+    always = "always"
+    on_failure = "on-failure"
+    never = "never"
+
+
+class DownloadConfig(CoralBaseModel):
+    concurrency: int = Field(default=2, ge=1, le=32, description="Parallel source downloads.")
+    retries: int = Field(default=3, ge=0, le=20, description="Attempts after the first failure.")
+    timeout: float = Field(default=300.0, gt=0, description="Seconds allowed per download.")
+    allow_private_networks: bool = Field(
+        default=False,
+        description="Allow downloads from link-local and cloud metadata addresses.",
+    )
+
+
+class SourcePolicy(CoralBaseModel):
+    schemes: list[str] = Field(
+        default_factory=lambda: ["rtsp", "rtsps", "http", "https", "file", "device"],
+        description="URI schemes a pipeline source or probe may use.",
+    )
+    file_roots: list[str] = Field(
+        default_factory=list,
+        description="Directories local file sources must lie under; empty allows no local "
+        "files at all (the data dir is always allowed).",
+    )
+
+
+class PipelinesConfig(CoralBaseModel):
+    store_path: str | None = Field(
+        default=None,
+        description="SQLite file holding pipeline definitions and events; null: "
+        "`<data_dir>/coral.db`.",
+    )
+    data_dir: str = Field(
+        default="./data", min_length=1, description="Directory for the store and downloads."
+    )
+    auto_restore: bool = Field(
+        default=True, description="Start stored pipelines again when the service starts."
+    )
+    reconcile_interval: float = Field(
+        default=5.0, gt=0, le=3600, description="Seconds between reconcile passes."
+    )
+    default_restart_policy: RestartPolicy = Field(
+        default=RestartPolicy.on_failure,
+        description="Restart policy for pipelines that do not set one.",
+    )
+    downloads: DownloadConfig = Field(
+        default_factory=DownloadConfig, description="Fetching http(s) file sources."
+    )
+    sources: SourcePolicy = Field(
+        default_factory=SourcePolicy, description="Which sources pipelines may open."
+    )

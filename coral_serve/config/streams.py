@@ -1,0 +1,73 @@
+"""`streams`: WebRTC, capture probing and recordings."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import Field, SecretStr, field_validator
+
+from coral_serve.config.base import CoralBaseModel
+
+__all__ = ["Codec", "IceServer", "RecordingsConfig", "StreamsConfig", "WebRTCConfig"]
+
+
+class Codec(str, Enum):
+    vp8 = "VP8"
+    h264 = "H264"
+
+
+class IceServer(CoralBaseModel):
+    urls: list[str] = Field(min_length=1, description="stun:, turn: or turns: URLs.")
+    username: str | None = Field(default=None, description="TURN username.")
+    credential: SecretStr | None = Field(
+        default=None, description="TURN credential (a secret; only sent to browsers as ICE config)."
+    )
+
+    @field_validator("urls")
+    @classmethod
+    def _known_scheme(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("stun:", "turn:", "turns:")):
+                raise ValueError(f"{url!r} is not a stun:, turn: or turns: URL")
+        return urls
+
+
+class WebRTCConfig(CoralBaseModel):
+    enabled: bool = Field(default=True, description="Offer WebRTC live view.")
+    ice_servers: list[IceServer] = Field(
+        default_factory=list, description="STUN/TURN servers for NAT traversal."
+    )
+    host_addresses: list[str] = Field(
+        default_factory=list,
+        description="Local addresses to gather host candidates on; empty lets aioice choose.",
+    )
+    codec: Codec = Field(default=Codec.vp8, description="Preferred video codec: VP8 or H264.")
+    max_viewers_per_pipeline: int = Field(
+        default=10, ge=1, le=1000, description="Concurrent WebRTC viewers of one pipeline."
+    )
+    max_sessions_per_replica: int = Field(
+        default=50, ge=1, le=10000, description="Concurrent WebRTC sessions per replica."
+    )
+
+
+class RecordingsConfig(CoralBaseModel):
+    directory: str | None = Field(
+        default=None,
+        description="Root directory of recorded segments; null: `<data_dir>/recordings`.",
+    )
+    segment_seconds: float = Field(
+        default=60.0, ge=1, le=3600, description="Length of one recorded MP4 segment."
+    )
+
+
+class StreamsConfig(CoralBaseModel):
+    webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig, description="WebRTC live view.")
+    capture_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds allowed to open a source when probing."
+    )
+    mjpeg_max_fps: float = Field(
+        default=15.0, gt=0, le=60, description="Frame rate cap of MJPEG streams."
+    )
+    recordings: RecordingsConfig = Field(
+        default_factory=RecordingsConfig, description="Recorded segments."
+    )

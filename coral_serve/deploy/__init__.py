@@ -1,0 +1,1 @@
+"""Manifests generated from the descriptor: Serve configs, KubeRay RayService."""

@@ -1,0 +1,1 @@
+"""Entry-point plugins: web plugins, model backends and metric sinks."""

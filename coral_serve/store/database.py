@@ -1,0 +1,66 @@
+"""The SQLite file holding desired pipeline state: opened in WAL mode, migrated in place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import aiosqlite
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "open_database"]
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: pipelines (desired state) and their append-only event log.
+    """
+    CREATE TABLE pipelines (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        spec TEXT NOT NULL,
+        desired_state TEXT NOT NULL,
+        restart_policy TEXT NOT NULL,
+        origin TEXT NOT NULL DEFAULT 'api',
+        generation INTEGER NOT NULL DEFAULT 1,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        pipeline_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_by_pipeline ON events (pipeline_id, seq);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+async def open_database(path: str | os.PathLike[str]) -> aiosqlite.Connection:
+    """Open (creating if needed) the store, switch it to WAL and apply pending migrations.
+
+    Each migration runs in one transaction together with its `user_version` bump, so a
+    crash mid-upgrade leaves the previous, consistent schema.
+    """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = await aiosqlite.connect(os.fspath(path), isolation_level=None)
+    try:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        async with db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"store {path} has schema {current}, newer than this coral_serve "
+                f"({SCHEMA_VERSION}); upgrade coral_serve"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            await db.executescript(
+                f"BEGIN; {MIGRATIONS[version - 1]} PRAGMA user_version = {version}; COMMIT;"
+            )
+    except BaseException:
+        await db.close()
+        raise
+    return db

@@ -1,0 +1,43 @@
+"""`create_web_app(config, services)`: the FastAPI ingress, free of Ray."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from coral_serve import __version__
+from coral_serve.config import CoralConfig
+from coral_serve.web.errors import install_error_handlers
+from coral_serve.web.routes import health
+from coral_serve.web.routes.ui import mount_ui
+from coral_serve.web.services import Services
+
+__all__ = ["create_web_app"]
+
+
+def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
+    """Assemble routers, error handling, CORS and static mounts for one ingress replica."""
+    app = FastAPI(
+        title="coral_serve",
+        version=__version__,
+        description="Control plane for edge video-inference pipelines.",
+    )
+    app.state.config = config
+    app.state.services = services
+    install_error_handlers(app)
+    if config.http.cors_origins:
+        wildcard = "*" in config.http.cors_origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=config.http.cors_origins,
+            # Browsers refuse credentials with `*`, and sending both would widen access.
+            allow_credentials=not wildcard,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.include_router(health.router)
+    for mount in config.http.static_mounts:
+        app.mount(mount.path, StaticFiles(directory=mount.directory), name=f"static:{mount.path}")
+    mount_ui(app, config)
+    return app

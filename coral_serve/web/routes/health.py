@@ -1,0 +1,43 @@
+"""`/healthz` (liveness, no fan-out) and `/readyz` (real checks through HealthService)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from coral_serve.services.checks import CheckResult, Readiness
+from coral_serve.web.services import Services, get_services
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["health"])
+
+# Longer than any single check's deadline, so HealthService reports which check hung.
+_READINESS_TIMEOUT = 35.0
+
+
+@router.get("/healthz", summary="Liveness: the ingress process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: store, deployments and configured probes",
+    response_model=Readiness,
+    responses={503: {"model": Readiness}},
+)
+async def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
+    try:
+        readiness: Readiness = await asyncio.wait_for(
+            services.health.call("readiness"), timeout=_READINESS_TIMEOUT
+        )
+    except Exception as exc:  # the health service itself is down or stuck
+        readiness = Readiness(
+            ready=False,
+            checks=[CheckResult(name="health_service", ok=False, detail=type(exc).__name__)],
+        )
+    return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)

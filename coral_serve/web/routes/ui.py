@@ -1,0 +1,49 @@
+"""`/config.json` for the browser and whatever `ui.mode` puts at `/`."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from coral_serve.config import CoralConfig, WebAppConfig
+from coral_serve.config.ui import UiMode
+
+__all__ = ["mount_ui"]
+
+_UI_DIR = files("coral_serve") / "ui"
+
+
+def mount_ui(app: FastAPI, config: CoralConfig) -> None:
+    """Add `/config.json` and the page at `/` chosen by `ui.mode`."""
+    view = WebAppConfig.from_descriptor(config)
+    router = APIRouter(tags=["ui"])
+
+    @router.get("/config.json", response_model=WebAppConfig, summary="The UI's view of the config")
+    async def config_json() -> WebAppConfig:
+        return view
+
+    if config.ui.mode is UiMode.none:
+
+        @router.get("/", summary="API index")
+        async def api_index() -> dict[str, object]:
+            return {
+                "name": view.name,
+                "version": view.version,
+                "docs": "/docs",
+                "openapi": "/openapi.json",
+                "health": {"live": "/healthz", "ready": "/readyz"},
+            }
+
+    elif config.ui.mode is UiMode.default:
+        index = (_UI_DIR / "index.html").read_text(encoding="utf-8")
+
+        @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+        async def dashboard() -> HTMLResponse:
+            return HTMLResponse(index)
+
+        app.mount("/ui", StaticFiles(directory=str(_UI_DIR)), name="ui")
+
+    app.include_router(router)
