@@ -14,7 +14,7 @@ from pydantic_core import PydanticUndefined
 
 from coral_serve.config.descriptor import CoralConfig
 
-__all__ = ["render_reference"]
+__all__ = ["README_MARKERS", "render_reference", "splice_reference"]
 
 
 def render_reference() -> str:
@@ -77,3 +77,16 @@ def _default(info: FieldInfo) -> str:
     if isinstance(value, Enum):
         value = value.value
     return f"`{json.dumps(value, default=str)}`"
+
+
+README_MARKERS = ("<!-- config-reference:start -->", "<!-- config-reference:end -->")
+
+
+def splice_reference(readme: str) -> str:
+    """Replace the text between the README markers with the current reference."""
+    start, end = README_MARKERS
+    head, found, rest = readme.partition(start)
+    if not found or end not in rest:
+        raise ValueError(f"README lacks the {start} ... {end} markers")
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}\n{render_reference()}{end}{tail}"

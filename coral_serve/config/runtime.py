@@ -25,7 +25,7 @@ class RuntimeConfig(CoralBaseModel):
     address: str | None = Field(
         default=None,
         description="Ray cluster address to join (`auto`, `ray://host:10001`, `host:6379`); "
-        "null starts a local Ray on 127.0.0.1.",
+        "null starts a local Ray for this box.",
     )
     namespace: str = Field(
         default="coral",

@@ -1,0 +1,48 @@
+# coral_serve: `make run` starts the control plane, `make test` runs every test tier.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# Debian packages the tests use (installed only when missing).
+APT_PACKAGES := procps
+
+.PHONY: setup run test test-unit test-ray lint format docs system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) -m coral_serve
+
+system-deps:
+	scripts/apt-install.sh $(APT_PACKAGES)
+
+test: setup system-deps lint test-unit test-ray
+
+# Tier 1: no Ray at all (in-process services, routes through httpx.ASGITransport).
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+# Tiers 2/3: a real Ray; its own pytest process, since Ray sessions do not mix with tier 1.
+test-ray: setup
+	$(PY) -m pytest -q tests/integration
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Regenerate the configuration reference in README.md from the schema.
+docs: setup
+	$(PY) scripts/update_readme_reference.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,23 @@
+"""Fixtures shared by every tier."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path:
+    """Test models and media live beside the repository (../shared), not inside it."""
+    return Path(os.environ.get("CORAL_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own CORAL_* variables must not change what the tests see."""
+    for name in list(os.environ):
+        if name.startswith("CORAL_") and name != "CORAL_SHARED_DIR":
+            monkeypatch.delenv(name)

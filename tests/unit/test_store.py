@@ -1,0 +1,47 @@
+"""The SQLite store opens in WAL mode and migrates its schema in place."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from coral_serve.store.database import SCHEMA_VERSION, open_database
+
+
+async def test_new_store_is_wal_and_at_the_current_schema(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "nested" / "coral.db")
+    try:
+        async with db.execute("PRAGMA journal_mode") as cursor:
+            assert (await cursor.fetchone())[0] == "wal"
+        async with db.execute("PRAGMA user_version") as cursor:
+            assert (await cursor.fetchone())[0] == SCHEMA_VERSION
+    finally:
+        await db.close()
+
+
+async def test_reopening_keeps_rows(tmp_path: Path) -> None:
+    path = tmp_path / "coral.db"
+    db = await open_database(path)
+    await db.execute(
+        "INSERT INTO pipelines (id, name, spec, desired_state, restart_policy, created, updated)"
+        " VALUES ('p1', 'cam', '{}', 'running', 'always', 0, 0)"
+    )
+    await db.close()
+    db = await open_database(path)
+    try:
+        async with db.execute("SELECT name FROM pipelines") as cursor:
+            assert [row[0] for row in await cursor.fetchall()] == ["cam"]
+    finally:
+        await db.close()
+
+
+async def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "coral.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="newer than this coral_serve"):
+        await open_database(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1

@@ -1,0 +1,45 @@
+"""Build the ingress with in-process services, as Serve would with handles."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+from coral_serve.config import ConfigSources, CoralConfig, load_config
+from coral_serve.services.health import HealthService
+from coral_serve.services.monitor import MonitorService
+from coral_serve.services.pipeline import PipelineService
+from coral_serve.services.stream import StreamService
+from coral_serve.web import Services, create_web_app
+
+
+def make_config(tmp_path: Path, *sets: str) -> CoralConfig:
+    return load_config(ConfigSources(sets=[f"pipelines.data_dir={tmp_path}", *sets], environ={}))
+
+
+@asynccontextmanager
+async def running_app(
+    config: CoralConfig, extra: Sequence[object] = ()
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, object]]]:
+    """Start every service in-process, serve the web app over ASGI, stop them after."""
+    pipelines = PipelineService(config)
+    streams = StreamService(config)
+    monitor = MonitorService(config)
+    health = HealthService(config, pipelines, monitor)
+    started = [pipelines, streams, monitor, health, *extra]
+    for service in started:
+        await service.start()  # type: ignore[attr-defined]
+    app = create_web_app(
+        config, Services.wrap(pipelines=pipelines, streams=streams, monitor=monitor, health=health)
+    )
+    transport = httpx.ASGITransport(app=app)
+    services = {"pipelines": pipelines, "streams": streams, "monitor": monitor, "health": health}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://coral.test") as client:
+            yield client, services
+    finally:
+        for service in reversed(started):
+            await service.stop()  # type: ignore[attr-defined]
