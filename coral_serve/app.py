@@ -23,6 +23,7 @@ from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
 from coral_serve.services.stream import StreamService
 from coral_serve.web import Services, create_web_app
+from coral_serve.workers.ray_pool import RayWorkerPool
 
 __all__ = ["build_app", "config_from_builder_args"]
 
@@ -98,7 +99,7 @@ def build_app(args: CoralConfig | Mapping[str, Any] | None = None) -> Applicatio
     health = _service_deployment(HealthService, "HealthService", plan.health_service)
     ingress = serve.deployment(Ingress, name="Ingress", **plan.ingress.to_serve())
 
-    pipelines_node = pipelines.bind(config)
+    pipelines_node = pipelines.bind(config, RayWorkerPool(config.runtime.namespace))
     monitor_node = monitor.bind(config)
     states = functools.partial(serve_deployment_states, config.runtime.app_name)
     return ingress.bind(

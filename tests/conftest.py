@@ -21,3 +21,11 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("CORAL_") and name != "CORAL_SHARED_DIR":
             monkeypatch.delenv(name)
+
+
+def shared_file(*parts: str) -> Path:
+    """A file from ../shared, or a skip that says it is absent."""
+    path = shared_dir().joinpath(*parts)
+    if not path.is_file():
+        pytest.skip(f"test data {path} is absent")
+    return path

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from coral_serve.config.base import CoralBaseModel
+from coral_serve.engine.spec import PipelineSpec, RestartPolicy
 
 __all__ = ["DownloadConfig", "PipelinesConfig", "RestartPolicy", "SourcePolicy"]
-
-
-class RestartPolicy(str, Enum):
-    always = "always"
-    on_failure = "on-failure"
-    never = "never"
 
 
 class DownloadConfig(CoralBaseModel):
@@ -64,3 +57,17 @@ class PipelinesConfig(CoralBaseModel):
     sources: SourcePolicy = Field(
         default_factory=SourcePolicy, description="Which sources pipelines may open."
     )
+    declared: list[PipelineSpec] = Field(
+        default_factory=list,
+        description="Pipelines declared here are reconciled like API-created ones, keep ids "
+        "derived from their names, and can only be removed from the configuration.",
+    )
+
+    @field_validator("declared")
+    @classmethod
+    def _unique_names(cls, declared: list[PipelineSpec]) -> list[PipelineSpec]:
+        names = [spec.name for spec in declared]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"declared pipeline names must be unique: {', '.join(duplicates)}")
+        return declared

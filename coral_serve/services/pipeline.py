@@ -1,48 +1,272 @@
-"""PipelineService: owner of the pipeline store (desired state)."""
+"""PipelineService: owner of desired pipeline state and of the reconcile loop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from coral_serve.config import CoralConfig
-from coral_serve.errors import UnavailableError
+from coral_serve.engine.errors import ModelLoadError
+from coral_serve.engine.model import validate_model
+from coral_serve.engine.spec import PipelineSpec
+from coral_serve.errors import ConflictError, InvalidRequestError, NotFoundError, UnavailableError
 from coral_serve.services.checks import CheckResult
+from coral_serve.services.downloads import Downloader, check_download_host
+from coral_serve.services.reconciler import Reconciler
+from coral_serve.services.sources import check_source, source_scheme
+from coral_serve.services.views import PipelineView
 from coral_serve.store.database import open_database
+from coral_serve.store.pipelines import (
+    DesiredState,
+    Origin,
+    PipelineEvent,
+    PipelineRecord,
+    PipelineStore,
+)
+from coral_serve.workers.pool import WorkerGone, WorkerPool
 
-__all__ = ["PipelineService"]
+__all__ = ["PipelineService", "declared_id"]
 
 log = logging.getLogger(__name__)
 
+_DECLARED_NAMESPACE = uuid.UUID("6f0d3a52-55a4-4c3e-9a51-c0a1c0a01000")
+
+
+def declared_id(name: str) -> str:
+    """Pipelines declared in the descriptor keep the same id across restarts and hosts."""
+    return uuid.uuid5(_DECLARED_NAMESPACE, name).hex
+
 
 class PipelineService:
-    """Keeps what users asked for in SQLite; exactly one replica owns the file."""
+    """Keeps what users asked for in SQLite; exactly one replica owns the file.
 
-    def __init__(self, config: CoralConfig) -> None:
+    Every change is committed before any worker is touched, and the reconcile loop converges
+    the workers on what is stored, so a crash at any point loses nothing.
+    """
+
+    def __init__(self, config: CoralConfig, workers: WorkerPool) -> None:
         self._config = config
         self._store_path = Path(str(config.pipelines.store_path))
+        self._workers = workers
+        self._downloader = Downloader(config.pipelines.downloads, config.pipelines.data_dir)
         self._db: aiosqlite.Connection | None = None
+        self._store: PipelineStore | None = None
+        self._reconciler: Reconciler | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
 
     async def start(self) -> None:
         self._db = await open_database(self._store_path)
+        self._store = PipelineStore(self._db)
+        self._reconciler = Reconciler(self._store, self._workers, self._downloader)
+        await self._sync_declared()
         log.info("pipeline store open at %s", self._store_path)
+        if self._config.pipelines.auto_restore:
+            self._loop_task = asyncio.create_task(self._reconcile_loop(), name="coral-reconcile")
 
     async def stop(self) -> None:
+        """Stop reconciling; workers keep running so a redeploy adopts them."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
         if self._db is not None:
             await self._db.close()
             self._db = None
 
+    # -- API ---------------------------------------------------------------------------
+
+    async def create(self, spec: PipelineSpec) -> PipelineView:
+        store, reconciler = self._ready()
+        await self._check_spec(spec)
+        if await store.get_by_name(spec.name) is not None:
+            raise ConflictError(f"a pipeline named {spec.name!r} already exists")
+        record = self._new_record(spec, uuid.uuid4().hex, Origin.api)
+        await store.insert(record)
+        log.info("created pipeline %s (%s)", record.id, record.name)
+        async with reconciler.lock(record.id):
+            await self._launch_now(record)
+        return await self.get(record.id)
+
+    async def list(self) -> list[PipelineView]:
+        store, reconciler = self._ready()
+        records = await store.list()
+        live = await self._workers.live()
+        statuses = await asyncio.gather(
+            *(reconciler.status(record, record.id in live) for record in records)
+        )
+        return [PipelineView.of(r, s) for r, s in zip(records, statuses, strict=True)]
+
+    async def get(self, pipeline_id: str) -> PipelineView:
+        _, reconciler = self._ready()
+        record = await self._record(pipeline_id)
+        alive = pipeline_id in await self._workers.live()
+        return PipelineView.of(record, await reconciler.status(record, alive))
+
+    async def pause(self, pipeline_id: str) -> PipelineView:
+        return await self._set_desired(pipeline_id, DesiredState.paused, "paused", "pause")
+
+    async def resume(self, pipeline_id: str) -> PipelineView:
+        return await self._set_desired(pipeline_id, DesiredState.running, "resumed", "resume")
+
+    async def restart(self, pipeline_id: str) -> PipelineView:
+        store, reconciler = self._ready()
+        await self._record(pipeline_id)
+        async with reconciler.lock(pipeline_id):
+            await store.bump_generation(pipeline_id, "restarted", "requested")
+            await self._workers.kill(pipeline_id)
+            reconciler.forget(pipeline_id)
+            record = await self._record(pipeline_id)
+            await self._launch_now(record, event=None)
+        return await self.get(pipeline_id)
+
+    async def delete(self, pipeline_id: str) -> None:
+        """Idempotent, from every state: the row goes first, then the worker and downloads."""
+        store, reconciler = self._ready()
+        record = await store.get(pipeline_id)
+        if record is not None and record.origin is Origin.config:
+            raise ConflictError(
+                f"pipeline {record.name!r} is declared in the configuration "
+                "(pipelines.declared); remove it there and reload"
+            )
+        async with reconciler.lock(pipeline_id):
+            if record is not None:
+                await store.delete(pipeline_id)
+            await self._workers.kill(pipeline_id)
+            await self._downloader.remove(pipeline_id)
+        reconciler.forget(pipeline_id)
+        if record is not None:
+            log.info("deleted pipeline %s (%s)", pipeline_id, record.name)
+
+    async def results(
+        self, pipeline_id: str, max_items: int, exclude: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Return and remove buffered results (empty while the pipeline has no worker)."""
+        await self._record(pipeline_id)
+        try:
+            return await self._workers.call(
+                pipeline_id, "consume_results", max_items, list(exclude)
+            )
+        except (WorkerGone, asyncio.TimeoutError):
+            return []
+
+    async def events(self, pipeline_id: str, limit: int = 200) -> list[PipelineEvent]:
+        store, _ = self._ready()
+        await self._record(pipeline_id)
+        return await store.events(pipeline_id, limit)
+
+    async def reconcile_now(self) -> None:
+        """Run one reconcile pass at once (the loop runs them on its interval too)."""
+        _, reconciler = self._ready()
+        await reconciler.reconcile()
+
     async def check_store(self) -> CheckResult:
         """Readiness: the store file is still there and answers a query."""
-        if self._db is None:
-            raise UnavailableError("pipeline store is not open")
+        store, _ = self._ready()
         if not self._store_path.exists():
             return CheckResult(
                 name="store", ok=False, detail=f"store file {self._store_path} is missing"
             )
-        async with self._db.execute("SELECT count(*) FROM pipelines") as cursor:
-            row = await cursor.fetchone()
-        count = row[0] if row else 0
+        count = await store.count()
         return CheckResult(name="store", ok=True, detail=f"{count} pipelines stored")
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _ready(self) -> tuple[PipelineStore, Reconciler]:
+        if self._store is None or self._reconciler is None:
+            raise UnavailableError("pipeline store is not open")
+        return self._store, self._reconciler
+
+    async def _record(self, pipeline_id: str) -> PipelineRecord:
+        store, _ = self._ready()
+        record = await store.get(pipeline_id)
+        if record is None:
+            raise NotFoundError(f"no pipeline with id {pipeline_id!r}")
+        return record
+
+    def _new_record(self, spec: PipelineSpec, pipeline_id: str, origin: Origin) -> PipelineRecord:
+        now = time.time()
+        return PipelineRecord(
+            id=pipeline_id,
+            name=spec.name,
+            spec=spec,
+            desired_state=DesiredState.running,
+            restart_policy=spec.restart_policy or self._config.pipelines.default_restart_policy,
+            origin=origin,
+            generation=1,
+            created=now,
+            updated=now,
+        )
+
+    async def _check_spec(self, spec: PipelineSpec) -> None:
+        """Reject what can never run before anything is stored (each a 422)."""
+        pipelines = self._config.pipelines
+        check_source(spec.source.uri, pipelines.sources, pipelines.data_dir)
+        if spec.source.download and source_scheme(spec.source.uri) in ("http", "https"):
+            await check_download_host(spec.source.uri, pipelines.downloads.allow_private_networks)
+        try:
+            await asyncio.to_thread(validate_model, spec.model)
+        except ModelLoadError as exc:
+            raise InvalidRequestError(f"model: {exc}") from None
+
+    async def _launch_now(self, record: PipelineRecord, event: str | None = "started") -> None:
+        """Start the worker right away; if that fails the reconcile loop tries again."""
+        _, reconciler = self._ready()
+        try:
+            await reconciler.launch(record, event)
+        except Exception:
+            log.exception("starting pipeline %s failed; the reconciler will retry", record.id)
+        self._wake.set()
+
+    async def _set_desired(
+        self, pipeline_id: str, state: DesiredState, event: str, method: str
+    ) -> PipelineView:
+        store, reconciler = self._ready()
+        record = await self._record(pipeline_id)
+        async with reconciler.lock(pipeline_id):
+            if record.desired_state is not state:
+                await store.set_desired(pipeline_id, state, event)
+            with contextlib.suppress(WorkerGone, asyncio.TimeoutError):
+                await self._workers.call(pipeline_id, method)
+        return await self.get(pipeline_id)
+
+    async def _sync_declared(self) -> None:
+        """Declared pipelines are desired state too: add new ones, update changed ones and
+        drop those no longer declared."""
+        store, _ = self._ready()
+        declared = {declared_id(spec.name): spec for spec in self._config.pipelines.declared}
+        for record in await store.list():
+            if record.origin is Origin.config and record.id not in declared:
+                await store.delete(record.id)
+        for pipeline_id, spec in declared.items():
+            existing = await store.get(pipeline_id)
+            record = self._new_record(spec, pipeline_id, Origin.config)
+            if existing is None:
+                clash = await store.get_by_name(spec.name)
+                if clash is not None:
+                    log.error("declared pipeline %r clashes with an API pipeline", spec.name)
+                    continue
+                await store.insert(record, "declared")
+            elif existing.spec != spec or existing.restart_policy != record.restart_policy:
+                await store.replace_spec(record, "redeclared")
+
+    async def _reconcile_loop(self) -> None:
+        _, reconciler = self._ready()
+        interval = self._config.pipelines.reconcile_interval
+        while True:
+            try:
+                await reconciler.reconcile()
+            except Exception:
+                log.exception("reconcile pass failed")
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)

@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from coral_serve import __version__
 from coral_serve.config import CoralConfig
 from coral_serve.web.errors import install_error_handlers
-from coral_serve.web.routes import health
+from coral_serve.web.routes import health, pipelines
 from coral_serve.web.routes.ui import mount_ui
 from coral_serve.web.services import Services
 
@@ -37,6 +37,7 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.include_router(health.router)
+    app.include_router(pipelines.router)
     for mount in config.http.static_mounts:
         app.mount(mount.path, StaticFiles(directory=mount.directory), name=f"static:{mount.path}")
     mount_ui(app, config)

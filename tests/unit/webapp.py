@@ -14,6 +14,7 @@ from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
 from coral_serve.services.stream import StreamService
 from coral_serve.web import Services, create_web_app
+from coral_serve.workers.local import LocalWorkerPool
 
 
 def make_config(tmp_path: Path, *sets: str) -> CoralConfig:
@@ -25,7 +26,7 @@ async def running_app(
     config: CoralConfig, extra: Sequence[object] = ()
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, object]]]:
     """Start every service in-process, serve the web app over ASGI, stop them after."""
-    pipelines = PipelineService(config)
+    pipelines = PipelineService(config, LocalWorkerPool())
     streams = StreamService(config)
     monitor = MonitorService(config)
     health = HealthService(config, pipelines, monitor)

@@ -1,0 +1,31 @@
+"""Keep credentials embedded in source URIs out of responses, logs and metrics."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MASK", "masked_text", "masked_uri"]
+
+MASK = "***"
+
+# Query parameters that carry credentials in camera and streaming URLs.
+_SECRET_PARAMS = (
+    "access_token", "api_key", "apikey", "auth", "key", "pass", "passwd", "password", "pwd",
+    "secret", "sig", "signature", "token",
+)  # fmt: skip
+# Greedy up to the last "@" of the authority, so a password containing "@" is masked whole.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#]*@")
+_QUERY_SECRET = re.compile(
+    r"(?P<lead>[?&](?:" + "|".join(_SECRET_PARAMS) + r")=)[^&#\s]*", re.IGNORECASE
+)
+
+
+def masked_uri(uri: str) -> str:
+    """`rtsp://user:pass@host/x?token=t` → `rtsp://***@host/x?token=***`; others unchanged."""
+    return masked_text(uri)
+
+
+def masked_text(text: str) -> str:
+    """Mask the credentials of every URL inside free text, such as an exception message."""
+    text = _USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+    return _QUERY_SECRET.sub(lambda m: f"{m.group('lead')}{MASK}", text)

@@ -1,0 +1,308 @@
+"""Video capture in its own thread: pacing, frame dropping, looping and reconnecting."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import cv2
+import numpy as np
+
+from coral_serve.engine.channel import Channel, ChannelClosedError
+from coral_serve.engine.errors import SourceError
+from coral_serve.engine.redact import masked_text, masked_uri
+from coral_serve.engine.spec import Pacing, SourceSpec
+from coral_serve.engine.stats import PipelineStats
+
+__all__ = ["EndOfStream", "Frame", "SourceState", "SourceTarget", "VideoSource", "parse_target"]
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_FPS = 25.0
+
+
+class SourceState(str, Enum):
+    connecting = "connecting"
+    open = "open"
+    reconnecting = "reconnecting"
+    failed = "failed"
+    finished = "finished"
+    stopped = "stopped"
+
+
+@dataclass(slots=True)
+class Frame:
+    frame_id: int  # counts frames handed to the pipeline, across loops and reconnects
+    timestamp: float  # wall clock at capture (for records)
+    captured: float  # monotonic clock at capture (for latencies)
+    image: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfStream:
+    """The last item a source emits when a file ends without `loop`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTarget:
+    """What VideoCapture opens, and what kind of source it is before opening."""
+
+    target: int | str
+    local_file: bool  # a path on this machine: missing means failed at once, not retried
+    live: bool | None  # None: decided after opening (http may be a stream or a file)
+
+
+def parse_target(uri: str) -> SourceTarget:
+    if uri.isdigit():
+        return SourceTarget(int(uri), False, True)
+    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+    if scheme == "device":
+        return SourceTarget(int(uri[len("device://") :]), False, True)
+    if scheme == "file":
+        parts = urlsplit(uri)
+        return SourceTarget(unquote(parts.netloc + parts.path), True, False)
+    if scheme in ("rtsp", "rtsps"):
+        return SourceTarget(uri, False, True)
+    if scheme in ("http", "https"):
+        return SourceTarget(uri, False, None)
+    if uri.startswith("/dev/"):
+        return SourceTarget(uri, False, True)  # a V4L2 device node
+    return SourceTarget(uri, True, False)
+
+
+class VideoSource:
+    """Reads in a daemon thread and hands frames to `output`; never blocks its caller."""
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        output: Channel[Frame | EndOfStream],
+        stats: PipelineStats,
+        on_failed: Callable[[str], None],
+        name: str = "source",
+    ) -> None:
+        self.spec = spec
+        self._output = output
+        self._stats = stats
+        self._on_failed = on_failed
+        self._name = name
+        self._target = parse_target(spec.uri)
+        self._lock = threading.Lock()
+        self._state = SourceState.connecting
+        self._reason: str | None = None
+        self._stop = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
+        self._thread: threading.Thread | None = None
+        self._next_id = 0
+        self.live: bool | None = self._target.live
+        self.width: int | None = None
+        self.height: int | None = None
+        self.fps: float | None = None
+
+    @property
+    def state(self) -> SourceState:
+        return self._state
+
+    @property
+    def reason(self) -> str | None:
+        return self._reason
+
+    @property
+    def lossy(self) -> bool:
+        """Whether stale frames are dropped rather than waited for."""
+        pacing = self.spec.pacing
+        return pacing is Pacing.realtime or (pacing is Pacing.auto and bool(self.live))
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name=f"{self._name}-capture", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask the thread to end and release the capture; waits at most `timeout`."""
+        self._stop.set()
+        self._running.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    # -- capture thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._capture_loop()
+        except ChannelClosedError:
+            pass  # the engine is shutting down
+        except Exception as exc:  # a bug or an OpenCV surprise must still end the pipeline
+            log.exception("capture of %s failed", self._masked)
+            self._fail(f"capture failed: {masked_text(str(exc))}")
+        finally:
+            if self._state not in (SourceState.failed, SourceState.finished):
+                self._set_state(SourceState.stopped)
+
+    def _capture_loop(self) -> None:
+        attempts = 0
+        while not self._stop.is_set():
+            error, frames = self._session()
+            if error is None:
+                return  # finished, failed for good, or stopped
+            if frames:
+                attempts = 0
+            limit = self.spec.reconnect.max_attempts
+            if limit is not None and attempts >= limit:
+                self._fail(f"{self._masked}: {error}; gave up after {attempts} reconnect attempts")
+                return
+            attempts += 1
+            delay = min(
+                self.spec.reconnect.initial_delay * 2 ** (attempts - 1),
+                self.spec.reconnect.max_delay,
+            )
+            self._set_state(SourceState.reconnecting)
+            self._stats.add_reconnect()
+            log.warning(
+                "%s: %s; reconnect attempt %d in %.1fs", self._masked, error, attempts, delay
+            )
+            self._stop.wait(delay)
+
+    def _session(self) -> tuple[str | None, int]:
+        """Open once and read (looping files); (error to retry on, or None; frames read)."""
+        try:
+            capture = self._open()
+        except SourceError as exc:
+            if self._target.local_file:  # a missing local file will not come back by retrying
+                self._fail(exc.detail)
+                return None, 0
+            return exc.detail, 0
+        total = 0
+        while True:
+            self._set_state(SourceState.open)
+            try:
+                outcome, frames = self._read(capture)
+            finally:
+                capture.release()
+            total += frames
+            if outcome == "stopped":
+                return None, total
+            if outcome == "lost":
+                return "the stream stopped delivering frames", total
+            if self._next_id == 0:
+                self._fail(f"{self._masked} has no frames that can be decoded")
+                return None, total
+            if not (self.spec.loop and frames):
+                self._finish()
+                return None, total
+            try:
+                capture = self._open()
+            except SourceError as exc:
+                return exc.detail, total
+
+    @property
+    def _masked(self) -> str:
+        return masked_uri(self.spec.uri)
+
+    def _open(self) -> cv2.VideoCapture:
+        target = self._target.target
+        if self._target.local_file and not Path(str(target)).is_file():
+            raise SourceError(f"file not found: {target}")
+        if isinstance(target, int) or self._target.local_file or str(target).startswith("/dev/"):
+            capture = cv2.VideoCapture(target)
+        else:
+            timeout_ms = int(self.spec.timeout * 1000)
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms]
+            params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+            capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
+        if not capture.isOpened():
+            capture.release()
+            if self._target.local_file:
+                raise SourceError(f"{self._masked} cannot be decoded as video")
+            raise SourceError("could not be opened (unreachable, refused or not video)")
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if math.isfinite(fps) and 0 < fps <= 240 else None
+        if self._target.live is None:  # http(s): a known frame count means a file
+            self.live = not capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0
+        return capture
+
+    def _read(self, capture: cv2.VideoCapture) -> tuple[str, int]:
+        """Read until the stream ends, is lost or we stop: ("ended"|"lost"|"stopped", frames)."""
+        live = bool(self.live)
+        paced = not live and self.spec.pacing is not Pacing.unpaced
+        lossy = self.lossy
+        media_period = 1.0 / (self.fps or _DEFAULT_FPS)
+        emit_period = 1.0 / self.spec.max_fps if self.spec.max_fps else 0.0
+        next_emit = 0.0
+        grabbed = emitted = 0
+        start = time.monotonic()
+        while not self._stop.is_set():
+            if not self._running.is_set():
+                if live:  # keep draining the stream so it is fresh on resume
+                    if not capture.grab():
+                        return "lost", emitted
+                    continue
+                paused_at = time.monotonic()
+                self._running.wait()
+                start += time.monotonic() - paused_at
+                continue
+            media_time = grabbed * media_period
+            if paced:
+                behind = time.monotonic() - (start + media_time)
+                if behind < 0:
+                    self._stop.wait(-behind)
+                    continue  # re-check stop and pause after sleeping
+                if behind > 1.0:  # the pipeline fell far behind: do not burst to catch up
+                    start += behind
+            if not capture.grab():
+                return ("lost" if live else "ended"), emitted
+            grabbed += 1
+            captured = time.monotonic()
+            clock = captured if live else media_time
+            if emit_period:
+                if clock + 1e-6 < next_emit:
+                    continue
+                next_emit += emit_period
+                if next_emit <= clock:  # after a stall, restart the cadence from now
+                    next_emit = clock + emit_period
+            ok, image = capture.retrieve()
+            if not ok or image is None:
+                return ("lost" if live else "ended"), emitted
+            size = self.spec.resize
+            if size is not None and (image.shape[1], image.shape[0]) != size:
+                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            self.height, self.width = image.shape[:2]
+            frame = Frame(self._next_id, time.time(), captured, image)
+            self._next_id += 1
+            emitted += 1
+            dropped = self._output.put(frame, drop_oldest=lossy)
+            self._stats.add_read()
+            if dropped:
+                self._stats.add_dropped(dropped)
+        return "stopped", emitted
+
+    def _set_state(self, state: SourceState) -> None:
+        with self._lock:
+            self._state = state
+
+    def _fail(self, reason: str) -> None:
+        with self._lock:
+            self._state = SourceState.failed
+            self._reason = reason
+        log.error("source %s failed: %s", self._masked, reason)
+        self._on_failed(reason)
+
+    def _finish(self) -> None:
+        self._output.put(EndOfStream())
+        self._set_state(SourceState.finished)

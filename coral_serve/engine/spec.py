@@ -1,0 +1,238 @@
+"""`PipelineSpec`: what one pipeline reads, which model it runs and what it publishes."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+
+from coral_serve.config.base import CoralBaseModel
+from coral_serve.engine.redact import masked_uri
+
+__all__ = [
+    "SOURCE_SCHEMES",
+    "DecoderName",
+    "ModelSpec",
+    "OutputSpec",
+    "Pacing",
+    "PipelineSpec",
+    "ReconnectSpec",
+    "ResourcesSpec",
+    "RestartPolicy",
+    "SourceSpec",
+]
+
+SOURCE_SCHEMES: tuple[str, ...] = ("rtsp", "rtsps", "http", "https", "file", "device")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+Dimension = Annotated[int, Field(ge=1, le=16384)]
+
+
+class RestartPolicy(str, Enum):
+    """What the reconciler does when a pipeline's worker fails or its source ends."""
+
+    always = "always"
+    on_failure = "on-failure"
+    never = "never"
+
+
+class Pacing(str, Enum):
+    auto = "auto"
+    realtime = "realtime"
+    unpaced = "unpaced"
+
+
+class DecoderName(str, Enum):
+    yolo = "yolo"
+    yolo_nms = "yolo-nms"
+    nanodet = "nanodet"
+
+
+class ReconnectSpec(CoralBaseModel):
+    initial_delay: float = Field(
+        default=1.0, gt=0, le=3600, description="Seconds before the first reconnect attempt."
+    )
+    max_delay: float = Field(
+        default=30.0, gt=0, le=3600, description="Longest wait between attempts (doubling)."
+    )
+    max_attempts: int | None = Field(
+        default=None,
+        ge=0,
+        description="Reconnect attempts before the pipeline fails; null retries forever.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReconnectSpec:
+        if self.max_delay < self.initial_delay:
+            raise ValueError("max_delay must not be shorter than initial_delay")
+        return self
+
+
+class SourceSpec(CoralBaseModel):
+    uri: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="rtsp://, rtsps://, http(s):// stream or file, file:// or a local path, "
+        "or a camera index (`0` or `device://0`). Credentials in it are never shown.",
+    )
+    max_fps: float | None = Field(
+        default=None, gt=0, le=1000, description="Most frames per second taken from the source."
+    )
+    resize: tuple[Dimension, Dimension] | None = Field(
+        default=None, description="Resize every frame to [width, height] before processing."
+    )
+    reconnect: ReconnectSpec = Field(
+        default_factory=ReconnectSpec, description="Backoff used when a source is lost."
+    )
+    loop: bool = Field(default=False, description="Start a file again when it ends.")
+    pacing: Pacing = Field(
+        default=Pacing.auto,
+        description="auto: live sources keep only the newest frame, files play at their own "
+        "fps without losing frames; realtime: every source follows the wall clock and stale "
+        "frames are dropped; unpaced: as fast as possible, no frame lost.",
+    )
+    timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds allowed to open or read the source."
+    )
+    download: bool = Field(
+        default=False, description="Fetch an http(s) file once and play the local copy."
+    )
+
+    @field_validator("uri")
+    @classmethod
+    def _known_form(cls, uri: str) -> str:
+        match = _SCHEME.match(uri)
+        if match is None:
+            return uri  # a local path or a camera index
+        scheme = match.group(1).lower()
+        if scheme not in SOURCE_SCHEMES:
+            raise ValueError(
+                f"scheme {scheme!r} is not supported; use one of {', '.join(SOURCE_SCHEMES)}"
+            )
+        if scheme == "device" and not uri[len("device://") :].isdigit():
+            raise ValueError("device:// needs a camera index, e.g. device://0")
+        if scheme in ("rtsp", "rtsps", "http", "https") and len(uri) <= len(match.group(0)):
+            raise ValueError(f"{scheme}:// needs a host")
+        return uri
+
+    @property
+    def masked_uri(self) -> str:
+        return masked_uri(self.uri)
+
+
+class ModelSpec(CoralBaseModel):
+    backend: str = Field(
+        default="onnxruntime",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Model runtime: onnxruntime, rknn, none (passthrough) or a plugin's name.",
+    )
+    path: str | None = Field(
+        default=None, min_length=1, description="Model file; required unless backend is none."
+    )
+    decoder: DecoderName = Field(
+        default=DecoderName.yolo,
+        description="Output layout: yolo (Ultralytics [1,4+nc,N]), yolo-nms ([1,N,6]) or "
+        "nanodet (six stride tensors).",
+    )
+    classes: list[str] | str | None = Field(
+        default=None,
+        description="Class names, or a file with one name per line; null: the model's own "
+        "names when it carries them, else COCO-80.",
+    )
+    confidence: float = Field(default=0.35, ge=0, le=1, description="Lowest score reported.")
+    iou: float = Field(default=0.45, ge=0, le=1, description="IoU above which NMS suppresses.")
+    max_detections: int = Field(
+        default=100, ge=1, le=10000, description="Most detections kept per frame."
+    )
+    input_size: tuple[Dimension, Dimension] | None = Field(
+        default=None, description="Model input [width, height]; null: read from the model."
+    )
+    providers: list[str] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        description="ONNX Runtime execution providers in order of preference; ones this "
+        "machine lacks are skipped (CPU is always the last resort).",
+    )
+    threads: int = Field(default=1, ge=1, le=256, description="Intra-op threads of the runtime.")
+
+    @field_validator("classes")
+    @classmethod
+    def _classes_not_empty(cls, classes: list[str] | str | None) -> list[str] | str | None:
+        if isinstance(classes, list) and not classes:
+            raise ValueError("classes must name at least one class")
+        if isinstance(classes, str) and not classes.strip():
+            raise ValueError("classes must be a list of names or a file path")
+        return classes
+
+    @model_validator(mode="after")
+    def _path_unless_passthrough(self) -> ModelSpec:
+        if self.backend != "none" and self.path is None:
+            raise ValueError(f"path is required for backend {self.backend!r}")
+        return self
+
+    @property
+    def passthrough(self) -> bool:
+        return self.backend == "none"
+
+
+class OutputSpec(CoralBaseModel):
+    annotate: bool = Field(default=True, description="Draw boxes and labels on live frames.")
+    results_buffer: int = Field(
+        default=256, ge=1, le=100_000, description="Result records kept until consumed."
+    )
+    record: bool = Field(default=False, description="Record annotated video segments.")
+    segment_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="Length of a recorded segment; null: streams.recordings.segment_seconds.",
+    )
+    stream_fps: float | None = Field(
+        default=None, gt=0, le=120, description="Most live JPEG frames per second; null: all."
+    )
+    jpeg_quality: int = Field(default=80, ge=1, le=100, description="JPEG quality of live frames.")
+
+
+class ResourcesSpec(CoralBaseModel):
+    num_cpus: float = Field(default=0.25, ge=0, description="CPUs reserved for the pipeline.")
+    num_gpus: float = Field(default=0.0, ge=0, description="GPUs reserved for the pipeline.")
+    custom: dict[str, float] = Field(
+        default_factory=dict, description="Custom Ray resources, e.g. {NPU: 1}."
+    )
+
+    @field_validator("custom")
+    @classmethod
+    def _non_negative(cls, custom: dict[str, float]) -> dict[str, float]:
+        for key, amount in custom.items():
+            if amount < 0:
+                raise ValueError(f"resource {key!r} must not be negative")
+        return custom
+
+
+class PipelineSpec(CoralBaseModel):
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Unique pipeline name: letters, digits, `.`, `_`, `-`.",
+    )
+    source: SourceSpec = Field(description="Where frames come from.")
+    model: ModelSpec = Field(description="What runs on each frame.")
+    outputs: OutputSpec = Field(
+        default_factory=OutputSpec, description="What the pipeline publishes."
+    )
+    restart_policy: RestartPolicy | None = Field(
+        default=None,
+        description="always, on-failure or never; null: pipelines.default_restart_policy.",
+    )
+    resources: ResourcesSpec = Field(
+        default_factory=ResourcesSpec, description="Ray resources the pipeline's actor needs."
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Free-form labels.")
+
+    def public_dict(self) -> dict[str, Any]:
+        """JSON-ready form with the source's credentials masked, for responses and logs."""
+        data = self.model_dump(mode="json")
+        data["source"]["uri"] = masked_uri(self.source.uri)
+        return data

@@ -1,0 +1,188 @@
+"""Rows of desired pipeline state and their append-only event log."""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from typing import Any
+
+import aiosqlite
+from pydantic import BaseModel, Field
+
+from coral_serve.engine.spec import PipelineSpec, RestartPolicy
+
+__all__ = ["DesiredState", "Origin", "PipelineEvent", "PipelineRecord", "PipelineStore"]
+
+
+class DesiredState(str, Enum):
+    running = "running"
+    paused = "paused"
+
+
+class Origin(str, Enum):
+    api = "api"
+    config = "config"
+
+
+class PipelineRecord(BaseModel):
+    """What a user asked for; the reconciler makes the running workers match it."""
+
+    id: str
+    name: str
+    spec: PipelineSpec
+    desired_state: DesiredState
+    restart_policy: RestartPolicy
+    origin: Origin
+    generation: int = Field(description="Bumped on every restart so stale workers are replaced.")
+    created: float
+    updated: float
+
+
+class PipelineEvent(BaseModel):
+    seq: int
+    pipeline_id: str
+    ts: float
+    kind: str
+    detail: str
+
+
+_COLUMNS = "id, name, spec, desired_state, restart_policy, origin, generation, created, updated"
+
+
+def _record(row: tuple[Any, ...]) -> PipelineRecord:
+    return PipelineRecord(
+        id=row[0],
+        name=row[1],
+        spec=PipelineSpec.model_validate_json(row[2]),
+        desired_state=DesiredState(row[3]),
+        restart_policy=RestartPolicy(row[4]),
+        origin=Origin(row[5]),
+        generation=row[6],
+        created=row[7],
+        updated=row[8],
+    )
+
+
+class PipelineStore:
+    """Every write commits before it returns, so a crash right after loses nothing."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def insert(self, record: PipelineRecord, event: str = "created") -> None:
+        """Write the row and its first event in one transaction."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._db.execute(
+                f"INSERT INTO pipelines ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    record.name,
+                    record.spec.model_dump_json(),
+                    record.desired_state.value,
+                    record.restart_policy.value,
+                    record.origin.value,
+                    record.generation,
+                    record.created,
+                    record.updated,
+                ),
+            )
+            await self._append(record.id, event, "")
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+
+    async def replace_spec(self, record: PipelineRecord, event: str) -> None:
+        """Store a changed spec (declared pipelines edited in the config)."""
+        await self._update(
+            record.id,
+            "spec = ?, restart_policy = ?, generation = generation + 1",
+            (record.spec.model_dump_json(), record.restart_policy.value),
+            event,
+        )
+
+    async def set_desired(self, pipeline_id: str, state: DesiredState, event: str) -> None:
+        await self._update(pipeline_id, "desired_state = ?", (state.value,), event)
+
+    async def bump_generation(self, pipeline_id: str, event: str, detail: str = "") -> None:
+        await self._update(pipeline_id, "generation = generation + 1", (), event, detail)
+
+    async def _update(
+        self,
+        pipeline_id: str,
+        assignments: str,
+        values: tuple[Any, ...],
+        event: str,
+        detail: str = "",
+    ) -> None:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._db.execute(
+                f"UPDATE pipelines SET {assignments}, updated = ? WHERE id = ?",
+                (*values, time.time(), pipeline_id),
+            )
+            await self._append(pipeline_id, event, detail)
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+
+    async def delete(self, pipeline_id: str) -> bool:
+        """Remove the row (its events stay, as history); False when it was already gone."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = await self._db.execute("DELETE FROM pipelines WHERE id = ?", (pipeline_id,))
+            removed = cursor.rowcount > 0
+            if removed:
+                await self._append(pipeline_id, "deleted", "")
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        return removed
+
+    async def get(self, pipeline_id: str) -> PipelineRecord | None:
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM pipelines WHERE id = ?", (pipeline_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _record(tuple(row)) if row else None
+
+    async def get_by_name(self, name: str) -> PipelineRecord | None:
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM pipelines WHERE name = ?", (name,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _record(tuple(row)) if row else None
+
+    async def list(self) -> list[PipelineRecord]:
+        async with self._db.execute(f"SELECT {_COLUMNS} FROM pipelines ORDER BY created") as cur:
+            rows = await cur.fetchall()
+        return [_record(tuple(row)) for row in rows]
+
+    async def add_event(self, pipeline_id: str, kind: str, detail: str = "") -> None:
+        await self._append(pipeline_id, kind, detail)
+
+    async def events(self, pipeline_id: str, limit: int = 200) -> list[PipelineEvent]:
+        async with self._db.execute(
+            "SELECT seq, pipeline_id, ts, kind, detail FROM events WHERE pipeline_id = ?"
+            " ORDER BY seq DESC LIMIT ?",
+            (pipeline_id, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            PipelineEvent(seq=r[0], pipeline_id=r[1], ts=r[2], kind=r[3], detail=r[4])
+            for r in reversed(list(rows))
+        ]
+
+    async def count(self) -> int:
+        async with self._db.execute("SELECT count(*) FROM pipelines") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _append(self, pipeline_id: str, kind: str, detail: str) -> None:
+        await self._db.execute(
+            "INSERT INTO events (pipeline_id, ts, kind, detail) VALUES (?, ?, ?, ?)",
+            (pipeline_id, time.time(), kind, detail),
+        )

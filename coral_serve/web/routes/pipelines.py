@@ -1,0 +1,107 @@
+"""`/api/v1/pipelines`: create, list, inspect, control and delete pipelines."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+
+from coral_serve.engine.spec import PipelineSpec
+from coral_serve.services.views import PipelineStatus, PipelineView
+from coral_serve.store.pipelines import PipelineEvent
+from coral_serve.web.services import Services, get_services
+
+__all__ = ["PipelineId", "router"]
+
+router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
+
+PipelineId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Pipeline id.")]
+ServicesDep = Annotated[Services, Depends(get_services)]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such pipeline"},
+    422: {"description": "Invalid request"},
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PipelineView,
+    responses={409: {"description": "Name taken"}, 422: {"description": "Invalid spec"}},
+    summary="Create a pipeline (stored before it starts)",
+)
+async def create_pipeline(
+    spec: PipelineSpec, response: Response, services: ServicesDep
+) -> PipelineView:
+    view: PipelineView = await services.pipelines.call("create", spec)
+    response.headers["Location"] = f"{router.prefix}/{view.id}"
+    return view
+
+
+@router.get("", response_model=list[PipelineView], summary="Every pipeline with its status")
+async def list_pipelines(services: ServicesDep) -> list[PipelineView]:
+    return await services.pipelines.call("list")
+
+
+@router.get("/{pipeline_id}", response_model=PipelineView, responses=_ERRORS)
+async def get_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
+    return await services.pipelines.call("get", pipeline_id)
+
+
+@router.get("/{pipeline_id}/status", response_model=PipelineStatus, responses=_ERRORS)
+async def pipeline_status(pipeline_id: PipelineId, services: ServicesDep) -> PipelineStatus:
+    view: PipelineView = await services.pipelines.call("get", pipeline_id)
+    return view.status
+
+
+@router.post("/{pipeline_id}/pause", response_model=PipelineView, responses=_ERRORS)
+async def pause_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
+    return await services.pipelines.call("pause", pipeline_id)
+
+
+@router.post("/{pipeline_id}/resume", response_model=PipelineView, responses=_ERRORS)
+async def resume_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
+    return await services.pipelines.call("resume", pipeline_id)
+
+
+@router.post("/{pipeline_id}/restart", response_model=PipelineView, responses=_ERRORS)
+async def restart_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
+    return await services.pipelines.call("restart", pipeline_id)
+
+
+@router.delete(
+    "/{pipeline_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "Declared in the configuration"}, 422: _ERRORS[422]},
+    summary="Delete a pipeline (idempotent)",
+)
+async def delete_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> Response:
+    await services.pipelines.call("delete", pipeline_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{pipeline_id}/results",
+    response_model=list[dict[str, Any]],
+    responses=_ERRORS,
+    summary="Consume buffered results (returned ones are removed)",
+)
+async def consume_results(
+    pipeline_id: PipelineId,
+    services: ServicesDep,
+    max: Annotated[int, Query(ge=1, le=10_000, description="Most results returned.")] = 100,
+    exclude: Annotated[
+        str, Query(max_length=256, description="Comma-separated fields to leave out.")
+    ] = "",
+) -> list[dict[str, Any]]:
+    fields = [field.strip() for field in exclude.split(",") if field.strip()]
+    return await services.pipelines.call("results", pipeline_id, max, fields)
+
+
+@router.get("/{pipeline_id}/events", response_model=list[PipelineEvent], responses=_ERRORS)
+async def pipeline_events(
+    pipeline_id: PipelineId,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Most recent events.")] = 200,
+) -> list[PipelineEvent]:
+    return await services.pipelines.call("events", pipeline_id, limit)

@@ -1,0 +1,38 @@
+"""In-process workers: the same `PipelineWorker`, in threads of this process, for tests and
+tools that run without Ray."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from coral_serve.engine.spec import PipelineSpec
+from coral_serve.workers.pool import WorkerGone
+from coral_serve.workers.worker import PipelineWorker
+
+__all__ = ["LocalWorkerPool"]
+
+
+class LocalWorkerPool:
+    def __init__(self) -> None:
+        self._workers: dict[str, PipelineWorker] = {}
+
+    async def start(self, pipeline_id: str, spec: PipelineSpec, generation: int) -> None:
+        await self.kill(pipeline_id)
+        self._workers[pipeline_id] = await asyncio.to_thread(
+            PipelineWorker, pipeline_id, spec, generation
+        )
+
+    async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:
+        worker = self._workers.get(pipeline_id)
+        if worker is None:
+            raise WorkerGone(pipeline_id)
+        return await asyncio.wait_for(asyncio.to_thread(getattr(worker, method), *args), timeout)
+
+    async def kill(self, pipeline_id: str) -> None:
+        worker = self._workers.pop(pipeline_id, None)
+        if worker is not None:
+            await asyncio.to_thread(worker.stop)
+
+    async def live(self) -> set[str]:
+        return set(self._workers)

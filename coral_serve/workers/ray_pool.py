@@ -1,0 +1,93 @@
+"""Workers as named, detached Ray actors: they outlive Serve redeploys and any replica can
+find one by name, so PipelineService adopts them instead of restarting them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError
+from ray.util import list_named_actors
+
+from coral_serve.engine.spec import PipelineSpec
+from coral_serve.workers.pool import WorkerGone, pipeline_id_of, worker_name
+from coral_serve.workers.worker import PipelineWorker
+
+__all__ = ["RayWorkerPool"]
+
+# Threads per actor: a streaming `wait_frame` must never hold up `status` or `stop`.
+_ACTOR_CONCURRENCY = 16
+_STOP_GRACE_SECONDS = 5.0
+
+
+class RayWorkerPool:
+    """Picklable: Serve passes it to every replica that talks to workers."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self._handles: dict[str, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"namespace": self.namespace}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["namespace"])  # type: ignore[misc]
+
+    async def start(self, pipeline_id: str, spec: PipelineSpec, generation: int) -> None:
+        await self.kill(pipeline_id)
+        resources = spec.resources
+        actor_class = ray.remote(PipelineWorker).options(
+            name=worker_name(pipeline_id),
+            namespace=self.namespace,
+            lifetime="detached",
+            num_cpus=resources.num_cpus,
+            num_gpus=resources.num_gpus,
+            resources=dict(resources.custom) or None,
+            max_concurrency=_ACTOR_CONCURRENCY,
+            max_restarts=0,  # PipelineService restarts per the pipeline's restart policy
+        )
+        self._handles[pipeline_id] = actor_class.remote(pipeline_id, spec, generation)
+
+    async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:
+        actor = await self._actor(pipeline_id)
+        try:
+            return await asyncio.wait_for(getattr(actor, method).remote(*args), timeout)
+        except (RayActorError, GetTimeoutError) as exc:
+            self._handles.pop(pipeline_id, None)
+            raise WorkerGone(pipeline_id) from exc
+
+    async def kill(self, pipeline_id: str) -> None:
+        try:
+            actor = await self._actor(pipeline_id)
+        except WorkerGone:
+            return
+        self._handles.pop(pipeline_id, None)
+        with contextlib.suppress(RayActorError, asyncio.TimeoutError):
+            await asyncio.wait_for(actor.stop.remote(), _STOP_GRACE_SECONDS)
+        ray.kill(actor, no_restart=True)
+
+    async def live(self) -> set[str]:
+        named = await asyncio.to_thread(list_named_actors, all_namespaces=True)
+        ids = set()
+        for entry in named:
+            if entry.get("namespace") != self.namespace:
+                continue
+            pipeline_id = pipeline_id_of(entry.get("name", ""))
+            if pipeline_id is not None:
+                ids.add(pipeline_id)
+        return ids
+
+    async def _actor(self, pipeline_id: str) -> Any:
+        handle = self._handles.get(pipeline_id)
+        if handle is not None:
+            return handle
+        try:
+            handle = await asyncio.to_thread(
+                ray.get_actor, worker_name(pipeline_id), namespace=self.namespace
+            )
+        except ValueError:
+            raise WorkerGone(pipeline_id) from None
+        self._handles[pipeline_id] = handle
+        return handle
