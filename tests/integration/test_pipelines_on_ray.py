@@ -1,0 +1,149 @@
+"""Pipelines in real Ray actors: results through the whole stack, restore after SIGKILL of
+the serving process, and restart policies when a worker process is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.conftest import shared_file
+from tests.integration.server import Server, control_plane
+
+API = "/api/v1/pipelines"
+
+
+def wait_until(
+    probe: Callable[[], Any], condition: Callable[[Any], bool], timeout: float = 60.0
+) -> Any:
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not condition(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s; last: {value!r}")
+        time.sleep(0.5)
+        value = probe()
+    return value
+
+
+def status(server: Server, pipeline_id: str) -> dict[str, Any]:
+    return server.client.get(f"{API}/{pipeline_id}").json()
+
+
+def wait_running(server: Server, pipeline_id: str, generation: int = 1) -> dict[str, Any]:
+    return wait_until(
+        lambda: status(server, pipeline_id),
+        lambda v: v["status"]["state"] == "running" and v["generation"] == generation,
+    )
+
+
+def passthrough(name: str, video: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "source": {"uri": str(video), "loop": True},
+        "model": {"backend": "none"},
+        "resources": {"num_cpus": 0.1},
+        **extra,
+    }
+
+
+def worker_processes() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "create_time"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if cmdline.startswith("ray::PipelineWorker"):
+            found.append(proc)
+    return sorted(found, key=lambda p: p.info["create_time"])
+
+
+@pytest.fixture
+def video() -> Path:
+    return shared_file("media", "vtest-10s.mp4")
+
+
+def overrides(tmp_path: Path, video: Path) -> list[str]:
+    return [
+        f"pipelines.data_dir={tmp_path / 'data'}",
+        f"pipelines.sources.file_roots=[{video.parent}]",
+        "pipelines.reconcile_interval=0.5",
+    ]
+
+
+def test_nanodet_through_the_whole_stack_and_restart_policies(tmp_path: Path, video: Path) -> None:
+    model = shared_file("models", "nanodet-g-416.onnx")
+    with control_plane(tmp_path, overrides(tmp_path, video)) as server:
+        spec = {
+            "name": "plaza",
+            "source": {"uri": str(video), "loop": True},
+            "model": {"path": str(model), "decoder": "nanodet", "threads": 1},
+            "resources": {"num_cpus": 0.5},
+        }
+        created = server.client.post(API, json=spec)
+        assert created.status_code == 201, created.text
+        plaza = created.json()["id"]
+        wait_running(server, plaza)
+        results: list[dict[str, Any]] = []
+
+        def collect() -> int:
+            results.extend(server.client.get(f"{API}/{plaza}/results").json())
+            return len(results)
+
+        wait_until(collect, lambda n: n >= 5)
+        for result in results:
+            persons = [d for d in result["detections"] if d["class"] == "person"]
+            assert len(persons) >= 2, result
+        assert server.client.get(f"{API}/missing").status_code == 404
+        assert server.client.delete(f"{API}/{plaza}").status_code == 204
+        wait_until(worker_processes, lambda procs: not procs)
+
+        # A worker killed with SIGKILL comes back under on-failure...
+        restartable = server.client.post(API, json=passthrough("cam-a", video)).json()["id"]
+        wait_running(server, restartable)
+        (process,) = worker_processes()
+        process.send_signal(signal.SIGKILL)
+        restarted = wait_running(server, restartable, generation=2)
+        assert restarted["status"]["restarts"] == 1
+
+        # ...and stays down under never, with the reason, while the other keeps running.
+        fixed = server.client.post(API, json=passthrough("cam-b", video, restart_policy="never"))
+        fixed_id = fixed.json()["id"]
+        wait_running(server, fixed_id)
+        worker_processes()[-1].send_signal(signal.SIGKILL)
+        failed = wait_until(
+            lambda: status(server, fixed_id), lambda v: v["status"]["state"] == "failed"
+        )
+        assert failed["status"]["reason"] == "worker process died"
+        assert status(server, restartable)["status"]["state"] == "running"
+        assert server.client.delete(f"{API}/{fixed_id}").status_code == 204
+
+
+def test_pipelines_are_restored_after_sigkill_of_the_serving_process(
+    tmp_path: Path, video: Path
+) -> None:
+    settings = overrides(tmp_path, video)
+    with control_plane(tmp_path, settings) as server:
+        ids = [
+            server.client.post(API, json=passthrough(f"cam-{n}", video)).json()["id"]
+            for n in range(3)
+        ]
+        for pipeline_id in ids:
+            wait_running(server, pipeline_id)
+        port = int(server.url.rsplit(":", 1)[1])
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait(30)
+        wait_until(worker_processes, lambda procs: not procs, timeout=60)
+
+    with control_plane(tmp_path, settings, port=port) as server:
+        listed = wait_until(
+            lambda: server.client.get(API).json(),
+            lambda views: [v["status"]["state"] for v in views] == ["running"] * 3,
+        )
+        assert [view["id"] for view in listed] == ids
+        kinds = [event["kind"] for event in server.client.get(f"{API}/{ids[0]}/events").json()]
+        assert kinds == ["created", "started", "started"]
