@@ -99,13 +99,14 @@ def build_app(args: CoralConfig | Mapping[str, Any] | None = None) -> Applicatio
     health = _service_deployment(HealthService, "HealthService", plan.health_service)
     ingress = serve.deployment(Ingress, name="Ingress", **plan.ingress.to_serve())
 
-    pipelines_node = pipelines.bind(config, RayWorkerPool(config.runtime.namespace))
-    monitor_node = monitor.bind(config)
+    workers = RayWorkerPool(config.runtime.namespace)
+    pipelines_node = pipelines.bind(config, workers)
+    monitor_node = monitor.bind(config, workers)
     states = functools.partial(serve_deployment_states, config.runtime.app_name)
     return ingress.bind(
         config,
         pipelines_node,
-        streams.bind(config),
+        streams.bind(config, workers),
         monitor_node,
         health.bind(config, pipelines_node, monitor_node, states),
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from coral_serve.config import CoralConfig
 from coral_serve.services.checks import CheckResult
+from coral_serve.workers.pool import WorkerPool
 
 __all__ = ["MonitorService"]
 
@@ -15,8 +16,9 @@ __all__ = ["MonitorService"]
 class MonitorService:
     """One replica: the metric history and the disk quota are shared state."""
 
-    def __init__(self, config: CoralConfig) -> None:
+    def __init__(self, config: CoralConfig, workers: WorkerPool) -> None:
         self._config = config
+        self._workers = workers
         self._recordings = Path(str(config.streams.recordings.directory))
 
     async def start(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from coral_serve.config import CoralConfig
+from coral_serve.workers.pool import WorkerPool
 
 __all__ = ["StreamService"]
 
@@ -10,8 +11,9 @@ __all__ = ["StreamService"]
 class StreamService:
     """Fans each pipeline's frames out to its viewers; scales out with replicas."""
 
-    def __init__(self, config: CoralConfig) -> None:
+    def __init__(self, config: CoralConfig, workers: WorkerPool) -> None:
         self._config = config
+        self._workers = workers
         self._sessions: dict[str, object] = {}
 
     async def start(self) -> None:

@@ -26,9 +26,10 @@ async def running_app(
     config: CoralConfig, extra: Sequence[object] = ()
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, object]]]:
     """Start every service in-process, serve the web app over ASGI, stop them after."""
-    pipelines = PipelineService(config, LocalWorkerPool())
-    streams = StreamService(config)
-    monitor = MonitorService(config)
+    workers = LocalWorkerPool()
+    pipelines = PipelineService(config, workers)
+    streams = StreamService(config, workers)
+    monitor = MonitorService(config, workers)
     health = HealthService(config, pipelines, monitor)
     started = [pipelines, streams, monitor, health, *extra]
     for service in started:
