@@ -8,10 +8,11 @@ APT_PACKAGES := procps
 
 .PHONY: setup run test test-unit test-ray lint format docs system-deps clean
 
-$(STAMP): pyproject.toml
+# The example plugin is installed too: the tests exercise it like any third-party plugin.
+$(STAMP): pyproject.toml plugins/coral-line-counter/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test]' -e plugins/coral-line-counter
 	touch $(STAMP)
 
 setup: $(STAMP)

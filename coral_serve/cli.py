@@ -137,7 +137,7 @@ def list_plugins(
     """Every discovered plugin: group, version, distribution, and why it did not load."""
     from coral_serve.plugins.discovery import discover_plugins
 
-    found = discover_plugins(_load(config_file, sets, no_env).plugins)
+    found = [plugin.info for plugin in discover_plugins(_load(config_file, sets, no_env).plugins)]
     if as_json:
         click.echo(json.dumps([plugin.as_dict() for plugin in found], indent=2))
         return
@@ -175,6 +175,59 @@ def serve_config(
         render_serve_config(config, config_file=config_file, sets=sets, no_env=no_env),
         sort_keys=False,
     )
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {output}")
+
+
+@deploy.command("kuberay")
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Descriptor file; it travels to the cluster in a ConfigMap.",
+)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override one key.")
+@click.option("--name", default="coral", show_default=True, help="RayService name (prefix).")
+@click.option(
+    "--image",
+    default=f"coral-serve:{__version__}",
+    show_default=True,
+    help="Image of the head and CPU workers (docker/Dockerfile).",
+)
+@click.option("--npu-image", help="Image of the NPU workers [default: IMAGE-rknn].")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file.")
+def kuberay(
+    config_file: Path,
+    sets: tuple[str, ...],
+    name: str,
+    image: str,
+    npu_image: str | None,
+    output: Path | None,
+) -> None:
+    """A KubeRay RayService (plus ConfigMap and PVC) serving the same graph on a cluster.
+
+    Composes `deploy=cluster` first and never reads CORAL_* variables from this shell: on
+    the cluster they come from the Secret NAME-secrets.
+    """
+    from coral_serve.deploy.kuberay import (
+        KubeRayError,
+        KubeRayOptions,
+        dump_manifests,
+        render_kuberay,
+    )
+
+    options = KubeRayOptions(name=name, image=image, npu_image=npu_image)
+    with exit_on_config_error():
+        try:
+            documents = render_kuberay(config_file, sets, options)
+        except KubeRayError as exc:
+            raise click.ClickException(str(exc)) from None
+    text = dump_manifests(documents, name)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from coral_serve import __version__
 from coral_serve.config.descriptor import CoralConfig
 
-__all__ = ["WebAppConfig"]
+__all__ = ["NavEntry", "WebAppConfig"]
+
+
+class NavEntry(BaseModel):
+    label: str = Field(description="Link text in the dashboard's navigation.")
+    path: str = Field(description="Where the link points.")
 
 
 class WebAppConfig(BaseModel):
@@ -23,9 +31,11 @@ class WebAppConfig(BaseModel):
     webrtc_codec: str = Field(description="Preferred WebRTC codec.")
     metric_sinks: list[str] = Field(description="Types of the configured metric sinks.")
     plugins_enabled: bool = Field(description="Whether plugins load.")
+    plugin_pages: list[NavEntry] = Field(description="Pages that web plugins add.")
 
     @classmethod
-    def from_descriptor(cls, config: CoralConfig) -> WebAppConfig:
+    def from_descriptor(cls, config: CoralConfig, plugin_pages: Sequence[Any] = ()) -> WebAppConfig:
+        """`plugin_pages` are the loaded plugins' UI entries (anything with label and path)."""
         branding = config.ui.branding
         webrtc = config.streams.webrtc
         return cls(
@@ -41,4 +51,5 @@ class WebAppConfig(BaseModel):
             webrtc_codec=webrtc.codec.value,
             metric_sinks=[sink.type for sink in config.monitoring.sinks],
             plugins_enabled=config.plugins.enabled,
+            plugin_pages=[NavEntry(label=page.label, path=page.path) for page in plugin_pages],
         )

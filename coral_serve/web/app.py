@@ -9,7 +9,18 @@ from fastapi.staticfiles import StaticFiles
 from coral_serve import __version__
 from coral_serve.config import CoralConfig
 from coral_serve.web.errors import install_error_handlers
-from coral_serve.web.routes import health, pipelines
+from coral_serve.web.http_metrics import install_http_metrics
+from coral_serve.web.plugins import mount_plugins
+from coral_serve.web.routes import (
+    health,
+    metrics,
+    monitor,
+    pipelines,
+    plugins,
+    recordings,
+    sources,
+    streams,
+)
 from coral_serve.web.routes.ui import mount_ui
 from coral_serve.web.services import Services
 
@@ -36,9 +47,17 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    install_http_metrics(app, config, services.monitor)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(monitor.router)
     app.include_router(pipelines.router)
+    app.include_router(streams.router)
+    app.include_router(sources.router)
+    app.include_router(recordings.router)
+    app.include_router(plugins.router)
     for mount in config.http.static_mounts:
         app.mount(mount.path, StaticFiles(directory=mount.directory), name=f"static:{mount.path}")
-    mount_ui(app, config)
+    app.state.plugins = mount_plugins(app, config, services)
+    mount_ui(app, config, app.state.plugins)
     return app

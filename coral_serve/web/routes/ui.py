@@ -5,20 +5,22 @@ from __future__ import annotations
 from importlib.resources import files
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from coral_serve.config import CoralConfig, WebAppConfig
 from coral_serve.config.ui import UiMode
+from coral_serve.errors import UnavailableError
+from coral_serve.web.plugins import MountedPlugins
 
 __all__ = ["mount_ui"]
 
 _UI_DIR = files("coral_serve") / "ui"
 
 
-def mount_ui(app: FastAPI, config: CoralConfig) -> None:
+def mount_ui(app: FastAPI, config: CoralConfig, plugins: MountedPlugins) -> None:
     """Add `/config.json` and the page at `/` chosen by `ui.mode`."""
-    view = WebAppConfig.from_descriptor(config)
+    view = WebAppConfig.from_descriptor(config, plugins.ui_entries)
     router = APIRouter(tags=["ui"])
 
     @router.get("/config.json", response_model=WebAppConfig, summary="The UI's view of the config")
@@ -45,5 +47,17 @@ def mount_ui(app: FastAPI, config: CoralConfig) -> None:
             return HTMLResponse(index)
 
         app.mount("/ui", StaticFiles(directory=str(_UI_DIR)), name="ui")
+
+    else:
+        ui_plugin = plugins.mounted.get(config.ui.plugin or "")
+
+        @router.get("/", include_in_schema=False)
+        async def plugin_ui() -> RedirectResponse:
+            if ui_plugin is None or ui_plugin.static_dir is None:
+                raise UnavailableError(
+                    f"ui.plugin {config.ui.plugin!r} is not loaded or has no static UI; "
+                    "see /api/v1/plugins"
+                )
+            return RedirectResponse(f"{ui_plugin.mount}/static/", status_code=307)
 
     app.include_router(router)

@@ -1,0 +1,25 @@
+"""`/api/v1/plugins`: what was discovered, what loaded, and why the rest did not."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+__all__ = ["PluginView", "router"]
+
+router = APIRouter(prefix="/api/v1/plugins", tags=["plugins"])
+
+
+class PluginView(BaseModel):
+    name: str
+    group: str = Field(description="Entry-point group it was found in.")
+    version: str
+    distribution: str = Field(description="Python distribution that provides it.")
+    loaded: bool
+    reason: str = Field(description="Why it did not load; empty when it did.")
+    description: str
+
+
+@router.get("", response_model=list[PluginView], summary="Discovered plugins")
+async def list_plugins(request: Request) -> list[PluginView]:
+    return [PluginView(**info.as_dict()) for info in request.app.state.plugins.report]
