@@ -8,13 +8,21 @@ from pydantic import Field
 
 from coral_serve.config.base import CoralBaseModel
 
-__all__ = ["ExternalProbe", "HealthConfig", "ReadinessCheck"]
+__all__ = ["WARNING_CHECKS", "ExternalProbe", "HealthConfig", "ReadinessCheck"]
 
 
 class ReadinessCheck(str, Enum):
     store = "store"
     deployments = "deployments"
     disk = "disk"
+    disk_quota = "disk_quota"
+    monitor = "monitor"
+    sinks = "sinks"
+
+
+# Checks that only warn: a metrics server being down, or recordings nearing their quota,
+# must never take the box out of service.
+WARNING_CHECKS = frozenset({ReadinessCheck.disk_quota, ReadinessCheck.sinks})
 
 
 class ExternalProbe(CoralBaseModel):
@@ -26,8 +34,11 @@ class ExternalProbe(CoralBaseModel):
 
 class HealthConfig(CoralBaseModel):
     checks: list[ReadinessCheck] = Field(
-        default_factory=lambda: [ReadinessCheck.store, ReadinessCheck.deployments],
-        description="Built-in readiness checks to run: store, deployments, disk.",
+        default_factory=lambda: list(ReadinessCheck),
+        description="Built-in readiness checks to run: store (reachable), deployments (every "
+        "Serve deployment healthy), disk (free space above monitoring.disk.min_free_percent), "
+        "monitor (its background tasks alive); disk_quota (recordings above warn_percent of "
+        "the quota) and sinks (a metric sink down) only warn.",
     )
     external: list[ExternalProbe] = Field(
         default_factory=list, description="Extra HTTP dependencies to probe."

@@ -70,6 +70,9 @@ class DiskQuotaConfig(CoralBaseModel):
         le=50,
         description="Below this share of free filesystem space, clean up regardless of quota.",
     )
+    check_interval: float = Field(
+        default=60.0, gt=0, le=86400, description="Seconds between quota enforcement passes."
+    )
 
 
 class MonitoringConfig(CoralBaseModel):
@@ -86,9 +89,20 @@ class MonitoringConfig(CoralBaseModel):
     buffer_points: int = Field(
         default=10_000, ge=10, description="Points buffered per sink while it is down."
     )
+    retry_max_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Longest wait between retries of a sink that is down (doubling from 1 s).",
+    )
     sinks: list[SinkConfig] = Field(
         default_factory=lambda: [StdoutSinkConfig()], description="Where metrics go."
     )
     disk: DiskQuotaConfig = Field(
         default_factory=DiskQuotaConfig, description="Recordings disk quota."
     )
+
+    @property
+    def serves_prometheus(self) -> bool:
+        """Whether GET /metrics has anything to serve: monitoring on, a prometheus sink."""
+        return self.enabled and any(sink.type == "prometheus" for sink in self.sinks)

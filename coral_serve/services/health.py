@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
 from coral_serve.config import CoralConfig
-from coral_serve.config.health import ExternalProbe, ReadinessCheck
+from coral_serve.config.health import WARNING_CHECKS, ExternalProbe, ReadinessCheck
 from coral_serve.services.checks import CheckResult, Readiness, timed_check
 from coral_serve.services.client import ServiceClient
 
 __all__ = ["DeploymentStates", "HealthService"]
+
+log = logging.getLogger(__name__)
 
 DeploymentStates = Callable[[], Awaitable[Mapping[str, str]]]
 """Returns each deployment's state by name (`HEALTHY`, `UPDATING`, `UNHEALTHY`, ...)."""
@@ -21,6 +24,13 @@ DeploymentStates = Callable[[], Awaitable[Mapping[str, str]]]
 
 # Deployment states in which every replica serves; autoscaling does not make a deployment unready.
 _SERVING = frozenset({"HEALTHY", "UPSCALING", "DOWNSCALING"})
+# Checks MonitorService answers, by the method that answers them.
+_MONITOR_CHECKS = {
+    ReadinessCheck.disk: "check_disk",
+    ReadinessCheck.disk_quota: "check_disk_quota",
+    ReadinessCheck.monitor: "check_tasks",
+    ReadinessCheck.sinks: "check_sinks",
+}
 
 
 class HealthService:
@@ -37,31 +47,54 @@ class HealthService:
         self._pipelines = ServiceClient(pipelines)
         self._monitor = ServiceClient(monitor)
         self._deployment_states = deployment_states
+        self._report_to_monitor = config.monitoring.serves_prometheus
+        self._reports: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Stateless: every readiness call checks afresh."""
+        """Every readiness call checks afresh: nothing to prepare."""
 
     async def stop(self) -> None:
-        """Stateless: nothing to release."""
+        """Cancel readiness reports to MonitorService still in flight."""
+        for task in list(self._reports):
+            task.cancel()
+        self._reports.clear()
 
     async def readiness(self) -> Readiness:
         timeout = self._config.health.check_timeout
         checks: list[Awaitable[CheckResult]] = []
         for check in dict.fromkeys(self._config.health.checks):
-            checks.append(timed_check(check.value, self._builtin(check), timeout))
+            required = check not in WARNING_CHECKS
+            checks.append(timed_check(check.value, self._builtin(check), timeout, required))
         for probe in self._config.health.external:
             checks.append(
                 timed_check(probe.name, _probe(probe), probe.timeout, required=probe.required)
             )
         results = list(await asyncio.gather(*checks))
-        return Readiness(ready=all(r.ok for r in results if r.required), checks=results)
+        readiness = Readiness(ready=all(r.ok for r in results if r.required), checks=results)
+        if self._report_to_monitor:
+            self._report(readiness)
+        return readiness
 
     async def _builtin(self, check: ReadinessCheck) -> CheckResult:
         if check is ReadinessCheck.store:
             return await self._pipelines.call("check_store")
-        if check is ReadinessCheck.disk:
-            return await self._monitor.call("check_disk")
-        return await self._check_deployments()
+        if check is ReadinessCheck.deployments:
+            return await self._check_deployments()
+        return await self._monitor.call(_MONITOR_CHECKS[check])
+
+    def _report(self, readiness: Readiness) -> None:
+        """Hand the result to MonitorService for /metrics without making /readyz wait."""
+        task = asyncio.create_task(self._send_report(readiness))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    async def _send_report(self, readiness: Readiness) -> None:
+        try:
+            await asyncio.wait_for(
+                self._monitor.call("record_health", readiness), self._config.health.check_timeout
+            )
+        except Exception as exc:  # metrics about health must never disturb health
+            log.debug("could not report readiness to MonitorService: %r", exc)
 
     async def _check_deployments(self) -> CheckResult:
         if self._deployment_states is None:

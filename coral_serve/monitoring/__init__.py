@@ -1,0 +1,1 @@
+"""What MonitorService is built from: points, history, sink outboxes, HTTP counts, disk quota."""
