@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests use (installed only when missing).
-APT_PACKAGES := procps
+APT_PACKAGES := procps victoria-metrics prometheus chromium
 
-.PHONY: setup run test test-unit test-ray lint format docs system-deps clean
+.PHONY: setup run test test-unit test-ray test-browser lint format docs system-deps clean
 
 # The example plugin is installed too: the tests exercise it like any third-party plugin.
 $(STAMP): pyproject.toml plugins/coral-line-counter/pyproject.toml
@@ -23,7 +23,7 @@ run: setup
 system-deps:
 	scripts/apt-install.sh $(APT_PACKAGES)
 
-test: setup system-deps lint test-unit test-ray
+test: setup system-deps lint test-unit test-ray test-browser
 
 # Tier 1: no Ray at all (in-process services, routes through httpx.ASGITransport).
 test-unit: setup
@@ -32,6 +32,11 @@ test-unit: setup
 # Tiers 2/3: a real Ray; its own pytest process, since Ray sessions do not mix with tier 1.
 test-ray: setup
 	$(PY) -m pytest -q tests/integration
+
+# Headless Debian Chromium (driven by Playwright, never `playwright install`) against
+# in-process services on a loopback port.
+test-browser: setup system-deps
+	$(PY) -m pytest -q tests/browser
 
 lint: setup
 	$(VENV)/bin/ruff check .

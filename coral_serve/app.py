@@ -22,6 +22,8 @@ from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
 from coral_serve.services.stream import StreamService
+from coral_serve.sinks.ray_metrics import RayMetricsSink
+from coral_serve.streams.recordings import recording_settings
 from coral_serve.web import Services, create_web_app
 from coral_serve.workers.ray_pool import RayWorkerPool
 
@@ -92,6 +94,7 @@ def config_from_builder_args(args: Mapping[str, Any]) -> CoralConfig:
 def build_app(args: CoralConfig | Mapping[str, Any] | None = None) -> Application:
     """Bind the graph; `args` is a descriptor or `serve run` builder arguments."""
     config = args if isinstance(args, CoralConfig) else config_from_builder_args(args or {})
+    config.check_startable()
     plan = config.deployments
     pipelines = _service_deployment(PipelineService, "PipelineService", plan.pipeline_service)
     streams = _service_deployment(StreamService, "StreamService", plan.stream_service)
@@ -99,9 +102,10 @@ def build_app(args: CoralConfig | Mapping[str, Any] | None = None) -> Applicatio
     health = _service_deployment(HealthService, "HealthService", plan.health_service)
     ingress = serve.deployment(Ingress, name="Ingress", **plan.ingress.to_serve())
 
-    workers = RayWorkerPool(config.runtime.namespace)
+    workers = RayWorkerPool(config.runtime.namespace, recording_settings(config.streams.recordings))
     pipelines_node = pipelines.bind(config, workers)
-    monitor_node = monitor.bind(config, workers)
+    # Pipeline fps and latency also go to Ray's own metrics; only this module knows Ray.
+    monitor_node = monitor.bind(config, workers, {"ray": RayMetricsSink()})
     states = functools.partial(serve_deployment_states, config.runtime.app_name)
     return ingress.bind(
         config,

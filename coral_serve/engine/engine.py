@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 Recorder = Callable[[np.ndarray, float], None]
 LatestFrame = tuple[int, float, bytes]
+# A published frame with the result record of that same frame, for live overlays.
+LatestView = tuple[int, float, bytes, dict[str, Any]]
 
 
 class EngineState(str, Enum):
@@ -111,6 +113,7 @@ class PipelineEngine:
         self._stages: list[threading.Thread] = []
         self._frame_cond = threading.Condition()
         self._latest: LatestFrame | None = None
+        self._latest_result: dict[str, Any] = {}
         self._encode_period = 1.0 / spec.outputs.stream_fps if spec.outputs.stream_fps else 0.0
         self._next_encode = 0.0
         self._jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, spec.outputs.jpeg_quality]
@@ -196,6 +199,25 @@ class PipelineEngine:
             self._frame_cond.wait_for(ready, timeout)
             latest = self._latest
         return latest if latest is not None and latest[0] > after_seq else None
+
+    def wait_view(self, after_seq: int, timeout: float) -> LatestView | None:
+        """The newest frame with its result record, once it is not `after_seq`.
+
+        Any other number counts (not only a higher one), so a viewer that followed an
+        earlier worker of the pipeline, whose numbers ran higher, gets this one's frames.
+        None on timeout or pipeline end.
+        """
+
+        def ready() -> bool:
+            latest = self._latest
+            return (latest is not None and latest[0] != after_seq) or self._done.is_set()
+
+        with self._frame_cond:
+            self._frame_cond.wait_for(ready, timeout)
+            latest, result = self._latest, self._latest_result
+        if latest is None or latest[0] == after_seq:
+            return None
+        return (*latest, result)
 
     def consume_results(self, max_items: int = 100, exclude: Sequence[str] = ()) -> list[dict]:
         """Remove and return the oldest result records."""
@@ -361,14 +383,13 @@ class PipelineEngine:
     def _publish(self, model: Model, item: _Inferred) -> None:
         frame = item.frame
         detections = model.decode(item.outputs, item.transform)
-        self._results.append(
-            {
-                "frame_id": frame.frame_id,
-                "timestamp": frame.timestamp,
-                "source_id": self.spec.name,
-                "detections": [detection.as_dict() for detection in detections],
-            }
-        )
+        record = {
+            "frame_id": frame.frame_id,
+            "timestamp": frame.timestamp,
+            "source_id": self.spec.name,
+            "detections": [detection.as_dict() for detection in detections],
+        }
+        self._results.append(record)
         image = frame.image
         if self.spec.outputs.annotate:
             annotate(image, detections)
@@ -384,6 +405,7 @@ class PipelineEngine:
                 with self._frame_cond:
                     seq = self._latest[0] + 1 if self._latest is not None else 1
                     self._latest = (seq, frame.timestamp, jpeg.tobytes())
+                    self._latest_result = record
                     self._frame_cond.notify_all()
         self._stats.processed(time.monotonic() - frame.captured)
 

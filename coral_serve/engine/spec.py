@@ -103,6 +103,8 @@ class SourceSpec(CoralBaseModel):
     @field_validator("uri")
     @classmethod
     def _known_form(cls, uri: str) -> str:
+        if any(ord(char) < 32 or ord(char) == 127 for char in uri):
+            raise ValueError("must not contain control characters")
         match = _SCHEME.match(uri)
         if match is None:
             return uri  # a local path or a camera index

@@ -1,11 +1,40 @@
-"""StreamService: live view (WebRTC, MJPEG, snapshots) and recordings, per replica."""
+"""StreamService: live view (WebRTC, MJPEG, snapshots), source probes and recordings.
+
+Any number of replicas: each pulls a watched pipeline's frames once (`FrameHub`) and fans
+them out to its own viewers. Frames arrive as JPEG bytes with their results; raw frames
+never cross Ray.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from pathlib import Path
+
 from coral_serve.config import CoralConfig
+from coral_serve.errors import UnavailableError
+from coral_serve.streams.fanout import FeedClosedError, FrameHub, FrameView
+from coral_serve.streams.models import (
+    ProbeResult,
+    RecordingFile,
+    RecordingSegment,
+    SdpAnswer,
+    SdpOffer,
+)
+from coral_serve.streams.probe import SourceProber
+from coral_serve.streams.recordings import RecordingStore
+from coral_serve.streams.webrtc import WebRTCSessions, pin_host_addresses
 from coral_serve.workers.pool import WorkerPool
 
 __all__ = ["StreamService"]
+
+log = logging.getLogger(__name__)
+
+# How long a snapshot of a pipeline that has not published a frame yet waits for one.
+_SNAPSHOT_WAIT = 5.0
+_LONGEST_WAIT = 30.0
+# Largest chunk of a recording one call returns (the ingress streams chunk by chunk).
+_MAX_READ = 4 << 20
 
 
 class StreamService:
@@ -14,13 +43,88 @@ class StreamService:
     def __init__(self, config: CoralConfig, workers: WorkerPool) -> None:
         self._config = config
         self._workers = workers
-        self._sessions: dict[str, object] = {}
+        self._hub = FrameHub(workers)
+        self._sessions = WebRTCSessions(config.streams.webrtc, self._hub)
+        self._prober = SourceProber(config.pipelines, config.streams.capture_timeout)
+        self._recordings = RecordingStore(Path(str(config.streams.recordings.directory)))
 
     async def start(self) -> None:
-        """Nothing to open until the first viewer arrives."""
+        """Nothing to open until the first viewer arrives; only the ICE host addresses."""
+        pin_host_addresses(self._config.streams.webrtc.host_addresses)
 
     async def stop(self) -> None:
-        self._sessions.clear()
+        await self._sessions.close_all()
+        await self._hub.close()
+        self._prober.close()
+        pin_host_addresses([])
 
-    async def session_count(self) -> int:
-        return len(self._sessions)
+    async def session_count(self, pipeline_id: str | None = None) -> int:
+        """WebRTC viewers on this replica (of one pipeline, or of all)."""
+        return self._sessions.count(pipeline_id)
+
+    async def watched(self) -> list[str]:
+        """Pipelines this replica is pulling frames for (one subscription each)."""
+        return self._hub.active()
+
+    # -- live view ------------------------------------------------------------------------
+
+    async def offer(self, pipeline_id: str, offer: SdpOffer) -> SdpAnswer:
+        """Answer a viewer's WebRTC offer; media then flows to the viewer directly."""
+        return await self._sessions.open(pipeline_id, offer)
+
+    async def close_session(self, session_id: str) -> None:
+        await self._sessions.close(session_id)
+
+    async def first_jpeg(self, pipeline_id: str, timeout: float) -> tuple[int, float, bytes]:
+        """The frame an MJPEG stream opens with: 404 unless running, 503 without frames."""
+        view = await self._current(pipeline_id, timeout)
+        return view.seq, view.timestamp, view.jpeg
+
+    async def next_jpeg(
+        self, pipeline_id: str, after_seq: int, timeout: float
+    ) -> tuple[int, float, bytes] | None:
+        """A frame other than `after_seq` from the shared feed; None while none comes."""
+        view = await self._next(pipeline_id, after_seq, timeout)
+        return None if view is None else (view.seq, view.timestamp, view.jpeg)
+
+    async def snapshot(self, pipeline_id: str) -> bytes:
+        """The newest frame as JPEG."""
+        return (await self._current(pipeline_id, _SNAPSHOT_WAIT)).jpeg
+
+    async def _current(self, pipeline_id: str, timeout: float) -> FrameView:
+        feed = await self._hub.require(pipeline_id)
+        view = feed.latest or await self._next(pipeline_id, 0, timeout)
+        if view is None:
+            raise UnavailableError(f"pipeline {pipeline_id!r} has not published a frame yet")
+        return view
+
+    async def _next(self, pipeline_id: str, after_seq: int, timeout: float) -> FrameView | None:
+        try:
+            return await self._hub.feed(pipeline_id).next(after_seq, min(timeout, _LONGEST_WAIT))
+        except FeedClosedError as exc:
+            raise UnavailableError(f"live view of pipeline {pipeline_id!r} ended: {exc}") from None
+
+    # -- sources --------------------------------------------------------------------------
+
+    async def probe(self, uri: str) -> ProbeResult:
+        return await self._prober.probe(uri)
+
+    # -- recordings -----------------------------------------------------------------------
+
+    async def recordings(
+        self, pipeline_id: str | None, start: float | None, end: float | None
+    ) -> list[RecordingSegment]:
+        return await asyncio.to_thread(self._recordings.segments, pipeline_id, start, end)
+
+    async def recording_file(self, pipeline_id: str, segment: str) -> RecordingFile:
+        return await asyncio.to_thread(self._recordings.describe, pipeline_id, segment)
+
+    async def read_recording(
+        self, pipeline_id: str, segment: str, offset: int, length: int
+    ) -> bytes:
+        length = min(length, _MAX_READ)
+        return await asyncio.to_thread(self._recordings.read, pipeline_id, segment, offset, length)
+
+    async def delete_recording(self, pipeline_id: str, segment: str) -> None:
+        await asyncio.to_thread(self._recordings.delete, pipeline_id, segment)
+        log.info("deleted recording %s of pipeline %s", segment, pipeline_id)

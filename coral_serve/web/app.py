@@ -8,10 +8,13 @@ from fastapi.staticfiles import StaticFiles
 
 from coral_serve import __version__
 from coral_serve.config import CoralConfig
+from coral_serve.web.auth import Authenticator, AuthMiddleware
 from coral_serve.web.errors import install_error_handlers
 from coral_serve.web.http_metrics import install_http_metrics
+from coral_serve.web.limits import BodyLimitMiddleware
 from coral_serve.web.plugins import mount_plugins
 from coral_serve.web.routes import (
+    auth,
     health,
     metrics,
     monitor,
@@ -37,6 +40,10 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
     app.state.config = config
     app.state.services = services
     install_error_handlers(app)
+    app.state.authenticator = Authenticator(config.http.auth)
+    # Added first, so they run inside CORS: a 401 still carries the CORS headers.
+    app.add_middleware(AuthMiddleware, authenticator=app.state.authenticator)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.http.max_body_bytes)
     if config.http.cors_origins:
         wildcard = "*" in config.http.cors_origins
         app.add_middleware(
@@ -48,6 +55,7 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     install_http_metrics(app, config, services.monitor)
+    app.include_router(auth.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(monitor.router)

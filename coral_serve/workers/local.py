@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from coral_serve.engine.recorder import RecordingSettings
 from coral_serve.engine.spec import PipelineSpec
 from coral_serve.workers.pool import WorkerGone
 from coral_serve.workers.worker import PipelineWorker
@@ -14,13 +15,14 @@ __all__ = ["LocalWorkerPool"]
 
 
 class LocalWorkerPool:
-    def __init__(self) -> None:
+    def __init__(self, recordings: RecordingSettings | None = None) -> None:
         self._workers: dict[str, PipelineWorker] = {}
+        self._recordings = recordings
 
     async def start(self, pipeline_id: str, spec: PipelineSpec, generation: int) -> None:
         await self.kill(pipeline_id)
         self._workers[pipeline_id] = await asyncio.to_thread(
-            PipelineWorker, pipeline_id, spec, generation
+            PipelineWorker, pipeline_id, spec, generation, self._recordings
         )
 
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:

@@ -11,6 +11,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util import list_named_actors
 
+from coral_serve.engine.recorder import RecordingSettings
 from coral_serve.engine.spec import PipelineSpec
 from coral_serve.workers.pool import WorkerGone, pipeline_id_of, worker_name
 from coral_serve.workers.worker import PipelineWorker
@@ -25,15 +26,16 @@ _STOP_GRACE_SECONDS = 5.0
 class RayWorkerPool:
     """Picklable: Serve passes it to every replica that talks to workers."""
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, recordings: RecordingSettings | None = None) -> None:
         self.namespace = namespace
+        self.recordings = recordings
         self._handles: dict[str, Any] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"namespace": self.namespace}
+        return {"namespace": self.namespace, "recordings": self.recordings}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["namespace"])  # type: ignore[misc]
+        self.__init__(state["namespace"], state.get("recordings"))  # type: ignore[misc]
 
     async def start(self, pipeline_id: str, spec: PipelineSpec, generation: int) -> None:
         await self.kill(pipeline_id)
@@ -48,7 +50,9 @@ class RayWorkerPool:
             max_concurrency=_ACTOR_CONCURRENCY,
             max_restarts=0,  # PipelineService restarts per the pipeline's restart policy
         )
-        self._handles[pipeline_id] = actor_class.remote(pipeline_id, spec, generation)
+        self._handles[pipeline_id] = actor_class.remote(
+            pipeline_id, spec, generation, self.recordings
+        )
 
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:
         actor = await self._actor(pipeline_id)

@@ -1,0 +1,24 @@
+"""Stream and recording errors that need HTTP codes beyond the common ones."""
+
+from __future__ import annotations
+
+from coral_serve.errors import CoralError
+
+__all__ = ["BadPathError", "ProbeTimeoutError", "RangeNotSatisfiableError"]
+
+
+class BadPathError(CoralError):
+    """A recording path that is not a plain pipeline id and segment name (traversal)."""
+
+    status = 400
+    error = "bad_path"
+
+
+class RangeNotSatisfiableError(CoralError):
+    status = 416
+    error = "range_not_satisfiable"
+
+
+class ProbeTimeoutError(CoralError):
+    status = 504
+    error = "timeout"

@@ -1,0 +1,260 @@
+"""WebRTC live view with aiortc: one peer connection per viewer, fed from the shared feed.
+
+The browser offers (receive video, optionally a data channel); the replica answers with a
+send-only video track and sends each frame's results as JSON on the data channel. Media goes
+straight to the browser over UDP; only signalling passes through Serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+
+import aioice.ice
+import cv2
+import numpy as np
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpCodecCapability,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError
+from av import VideoFrame
+
+from coral_serve.config.streams import Codec, WebRTCConfig
+from coral_serve.errors import InvalidRequestError, NotFoundError, TooManyError
+from coral_serve.streams.fanout import Feed, FeedClosedError, FrameHub, FrameView
+from coral_serve.streams.models import IceConfig, SdpAnswer, SdpOffer
+
+__all__ = ["WebRTCSessions", "codec_preferences", "pin_host_addresses"]
+
+log = logging.getLogger(__name__)
+
+# A viewer whose ICE has not connected this long after the answer has gone away.
+_CONNECT_TIMEOUT = 30.0
+# Results are dropped, not queued, while this much is still unsent to a slow viewer.
+_MAX_BUFFERED_BYTES = 1 << 20
+_GONE_STATES = frozenset({"failed", "closed"})
+_gather_all_host_addresses = aioice.ice.get_host_addresses
+
+
+def pin_host_addresses(addresses: Sequence[str]) -> None:
+    """Gather host candidates on exactly `addresses`; empty restores aioice's own choice.
+
+    aioice reads host addresses process-wide (and never offers loopback by itself), so the
+    pin is process-wide too: one replica is one process with one configuration.
+    """
+    if not addresses:
+        aioice.ice.get_host_addresses = _gather_all_host_addresses
+        return
+    pinned = list(addresses)
+
+    def gather(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [a for a in pinned if (use_ipv6 if ":" in a else use_ipv4)]
+
+    aioice.ice.get_host_addresses = gather
+
+
+def codec_preferences(codec: Codec) -> list[RTCRtpCodecCapability]:
+    """Every video codec aiortc sends, the configured one first (the others stay fallbacks)."""
+    wanted = f"video/{codec.value}".lower()
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    return sorted(codecs, key=lambda c: c.mimeType.lower() != wanted)
+
+
+def _decode_i420(jpeg: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("a published frame is not a decodable JPEG")
+    height, width = image.shape[:2]
+    return cv2.cvtColor(image[: height & ~1, : width & ~1], cv2.COLOR_BGR2YUV_I420)
+
+
+async def _picture(view: FrameView) -> np.ndarray:
+    """The frame as I420, decoded off the loop once per replica whatever the viewer count."""
+    if view.decoded is None:
+        view.decoded = asyncio.ensure_future(asyncio.to_thread(_decode_i420, view.jpeg))
+    return await view.decoded
+
+
+class FeedTrack(MediaStreamTrack):
+    """A viewer's video track; each gets its own `VideoFrame` (encoders mutate frames)."""
+
+    kind = "video"
+
+    def __init__(self, feed: Feed, on_frame: Callable[[FrameView], None]) -> None:
+        super().__init__()
+        self._feed = feed
+        self._on_frame = on_frame
+        self._seq = 0
+
+    async def recv(self) -> VideoFrame:
+        try:
+            view = await self._feed.next(self._seq)
+        except FeedClosedError:
+            self.stop()
+            raise MediaStreamError from None
+        assert view is not None  # no timeout given
+        self._seq = view.seq
+        frame = VideoFrame.from_ndarray(await _picture(view), format="yuv420p")
+        frame.pts = view.pts
+        frame.time_base = VIDEO_TIME_BASE
+        self._on_frame(view)
+        return frame
+
+
+async def _first(*events: asyncio.Event, timeout: float | None = None) -> None:
+    """Wait until any of `events` is set, or `timeout` passes."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+class ViewerSession:
+    """One browser's peer connection; closes itself when the peer or the pipeline goes."""
+
+    def __init__(
+        self, pipeline_id: str, configuration: RTCConfiguration, on_end: Callable[[str], None]
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.pipeline_id = pipeline_id
+        self._pc = RTCPeerConnection(configuration)
+        self._on_end = on_end
+        self._channel: RTCDataChannel | None = None
+        self._connected = asyncio.Event()
+        self._gone = asyncio.Event()
+        self._closed = False
+        self._feed: Feed | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+
+    async def answer(self, feed: Feed, offer: SdpOffer, codecs: list[RTCRtpCodecCapability]) -> str:
+        """Answer `offer` with the feed's video; the codec preference is set before the
+        remote description, the only time aiortc applies it."""
+        pc = self._pc
+        self._feed = feed
+        feed.attach()
+        transceiver = pc.addTransceiver(FeedTrack(feed, self._send_result), direction="sendonly")
+        transceiver.setCodecPreferences(codecs)
+        pc.on("datachannel", self._on_channel)
+        pc.on("connectionstatechange", self._on_state)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+            if transceiver.mid is None:
+                raise InvalidRequestError("the SDP offer has no video section to receive video")
+            answer = await pc.createAnswer()
+        except InvalidRequestError:
+            raise
+        except Exception as exc:  # aiortc raises many types for SDP it cannot use
+            raise InvalidRequestError(f"the SDP offer cannot be used: {str(exc)[:200]}") from None
+        await pc.setLocalDescription(answer)  # gathers candidates: seconds with STUN/TURN
+        self._supervisor = asyncio.create_task(self._supervise(feed))
+        return pc.localDescription.sdp
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._supervisor is not None and self._supervisor is not asyncio.current_task():
+            self._supervisor.cancel()
+        await self._pc.close()
+        if self._feed is not None:
+            self._feed.detach()
+        self._on_end(self.id)
+        log.info("viewer session %s of pipeline %s closed", self.id, self.pipeline_id)
+
+    def _on_channel(self, channel: RTCDataChannel) -> None:
+        self._channel = channel
+
+    def _on_state(self) -> None:
+        state = self._pc.connectionState
+        if state == "connected":
+            self._connected.set()
+        elif state in _GONE_STATES:
+            self._gone.set()
+
+    def _send_result(self, view: FrameView) -> None:
+        channel = self._channel
+        if channel is None or channel.readyState != "open":
+            return
+        if channel.bufferedAmount > _MAX_BUFFERED_BYTES:
+            return
+        channel.send(json.dumps({"seq": view.seq, "pts": view.pts, **view.result}))
+
+    async def _supervise(self, feed: Feed) -> None:
+        """Close when ICE never connects, the peer goes away or the pipeline ends."""
+        await _first(self._connected, self._gone, feed.closed, timeout=_CONNECT_TIMEOUT)
+        if self._connected.is_set():
+            await _first(self._gone, feed.closed)
+        await self.close()
+
+
+class WebRTCSessions:
+    """The viewer sessions of one replica, within the configured limits."""
+
+    def __init__(self, config: WebRTCConfig, hub: FrameHub) -> None:
+        self._config = config
+        self._hub = hub
+        servers = IceConfig.of(config).ice_servers
+        # An explicit empty list: aiortc falls back to a public STUN server on None.
+        self._rtc = RTCConfiguration(
+            iceServers=[RTCIceServer(**server.model_dump()) for server in servers]
+        )
+        self._codecs = codec_preferences(config.codec)
+        self._sessions: dict[str, ViewerSession] = {}
+
+    def count(self, pipeline_id: str | None = None) -> int:
+        if pipeline_id is None:
+            return len(self._sessions)
+        return sum(1 for s in self._sessions.values() if s.pipeline_id == pipeline_id)
+
+    async def open(self, pipeline_id: str, offer: SdpOffer) -> SdpAnswer:
+        if not self._config.enabled:
+            raise NotFoundError("WebRTC is disabled (streams.webrtc.enabled); use MJPEG")
+        self._check_limits(pipeline_id)
+        session = ViewerSession(pipeline_id, self._rtc, self._forget)
+        self._sessions[session.id] = session  # counts against the limits from now on
+        try:
+            feed = await self._hub.require(pipeline_id)
+            sdp = await session.answer(feed, offer, self._codecs)
+        except BaseException:
+            await session.close()
+            raise
+        log.info("viewer session %s of pipeline %s opened", session.id, pipeline_id)
+        return SdpAnswer(session_id=session.id, sdp=sdp)
+
+    async def close(self, session_id: str) -> None:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise NotFoundError(f"no viewer session {session_id!r} on this replica")
+        await session.close()
+
+    async def close_all(self) -> None:
+        for session in list(self._sessions.values()):
+            await session.close()
+
+    def _check_limits(self, pipeline_id: str) -> None:
+        config = self._config
+        if len(self._sessions) >= config.max_sessions_per_replica:
+            raise TooManyError(
+                f"this replica already serves {config.max_sessions_per_replica} viewers "
+                "(streams.webrtc.max_sessions_per_replica)"
+            )
+        if self.count(pipeline_id) >= config.max_viewers_per_pipeline:
+            raise TooManyError(
+                f"pipeline {pipeline_id!r} already has {config.max_viewers_per_pipeline} "
+                "viewers (streams.webrtc.max_viewers_per_pipeline)"
+            )
+
+    def _forget(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)

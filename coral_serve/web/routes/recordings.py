@@ -1,0 +1,125 @@
+"""`/api/v1/recordings`: list, play (HTTP Range) and delete recorded segments.
+
+Path parameters are passed through unvalidated on purpose: StreamService's recording store
+is the one place that decides what names a file, so traversal attempts get its 400/404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from email.utils import formatdate
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from coral_serve.errors import CoralError
+from coral_serve.streams.errors import RangeNotSatisfiableError
+from coral_serve.streams.models import RecordingFile, RecordingSegment
+from coral_serve.streams.ranges import byte_range
+from coral_serve.web.errors import error_response
+from coral_serve.web.services import Services, get_services
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+_MP4 = "video/mp4"
+_CHUNK = 1 << 20
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Not a pipeline id and segment name"},
+    404: {"description": "No such recording"},
+}
+
+
+@router.get(
+    "",
+    response_model=list[RecordingSegment],
+    responses={400: _ERRORS[400]},
+    summary="Finished segments, oldest first, optionally of one pipeline and time window",
+)
+async def list_recordings(
+    services: ServicesDep,
+    pipeline_id: Annotated[
+        str | None, Query(max_length=256, description="Only this pipeline's segments.")
+    ] = None,
+    start: Annotated[
+        float | None, Query(description="Segments ending at or after (epoch seconds).")
+    ] = None,
+    end: Annotated[
+        float | None, Query(description="Segments starting at or before (epoch seconds).")
+    ] = None,
+) -> list[RecordingSegment]:
+    return await services.streams.call("recordings", pipeline_id, start, end)
+
+
+@router.get(
+    "/{pipeline_id}/{segment}",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {_MP4: {}}},
+        206: {"description": "The requested byte range", "content": {_MP4: {}}},
+        304: {"description": "Unchanged (If-None-Match)"},
+        416: {"description": "Range past the end of the file"},
+        **_ERRORS,
+    },
+    summary="Play a segment (H.264 MP4); supports Range, ETag and If-None-Match",
+)
+async def get_recording(
+    pipeline_id: str, segment: str, request: Request, services: ServicesDep
+) -> Response:
+    file: RecordingFile = await services.streams.call("recording_file", pipeline_id, segment)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": file.etag,
+        "Last-Modified": formatdate(file.modified, usegmt=True),
+    }
+    if file.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    wanted = request.headers.get("range")
+    if request.headers.get("if-range", file.etag) != file.etag:
+        wanted = None  # the client's partial copy is of another file: send it whole
+    try:
+        span = byte_range(wanted, file.size)
+    except RangeNotSatisfiableError as exc:
+        response = error_response(exc.status, exc.detail, exc.error)
+        response.headers["Content-Range"] = f"bytes */{file.size}"
+        return response
+    code = status.HTTP_200_OK
+    first, last = 0, file.size - 1
+    if span is not None:
+        code = status.HTTP_206_PARTIAL_CONTENT
+        first, last = span
+        headers["Content-Range"] = f"bytes {first}-{last}/{file.size}"
+    headers["Content-Length"] = str(last - first + 1)
+    body = _chunks(services, pipeline_id, segment, first, last)
+    return StreamingResponse(body, status_code=code, media_type=_MP4, headers=headers)
+
+
+@router.delete(
+    "/{pipeline_id}/{segment}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_ERRORS,
+    summary="Delete one segment",
+)
+async def delete_recording(pipeline_id: str, segment: str, services: ServicesDep) -> Response:
+    await services.streams.call("delete_recording", pipeline_id, segment)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _chunks(
+    services: Services, pipeline_id: str, segment: str, first: int, last: int
+) -> AsyncIterator[bytes]:
+    offset = first
+    while offset <= last:
+        try:
+            data: bytes = await services.streams.call(
+                "read_recording", pipeline_id, segment, offset, min(_CHUNK, last - offset + 1)
+            )
+        except CoralError:
+            return  # deleted while being sent: the body ends short, as a client can tell
+        if not data:
+            return
+        yield data
+        offset += len(data)

@@ -1,0 +1,129 @@
+"""Live view and recordings through the real Serve graph: the offer goes through the ingress
+to a StreamService replica, the media straight from that replica to the viewer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from coral_serve.streams.mjpeg import BOUNDARY
+from coral_serve.streams.webrtc import pin_host_addresses
+from tests.conftest import shared_file
+from tests.integration.server import Server, control_plane
+from tests.unit.streams.viewer import Viewer
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def loopback_ice() -> Iterator[None]:
+    """This process's aiortc viewer gathers on 127.0.0.1 only, as the replica does."""
+    pin_host_addresses(["127.0.0.1"])
+    yield
+    pin_host_addresses([])
+
+
+def wait_until(probe: Any, condition: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not condition(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s; last: {value!r}")
+        time.sleep(0.5)
+        value = probe()
+    return value
+
+
+async def watch(url: str, pipeline_id: str) -> Viewer:
+    viewer = Viewer()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        response = await client.post(
+            f"{API}/streams/{pipeline_id}/webrtc", json=await viewer.offer()
+        )
+        assert response.status_code == 201, response.text
+        await viewer.accept(response.json())
+        await viewer.wait_frames(30, timeout=60)
+        closed = await client.delete(f"{API}/streams/sessions/{response.json()['session_id']}")
+        assert closed.status_code == 204
+        await asyncio.wait_for(viewer.ended.wait(), 15)
+    await viewer.close()
+    return viewer
+
+
+def first_mjpeg_part(server: Server, pipeline_id: str) -> bytes:
+    marker = f"--{BOUNDARY}\r\n".encode()
+    buffer = b""
+    with server.client.stream("GET", f"{API}/streams/{pipeline_id}/mjpeg") as response:
+        assert response.status_code == 200
+        for chunk in response.iter_bytes():
+            buffer += chunk
+            if buffer.count(marker) >= 2:
+                break
+    part = buffer.split(marker)[1]
+    return part.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
+
+
+def test_live_view_probe_and_recordings_through_the_serve_graph(
+    tmp_path: Path, loopback_ice: None
+) -> None:
+    video = shared_file("media", "vtest-10s.mp4")
+    overrides = [
+        f"pipelines.data_dir={tmp_path / 'data'}",
+        f"pipelines.sources.file_roots=[{video.parent}]",
+        "pipelines.reconcile_interval=0.5",
+        "streams.webrtc.host_addresses=[127.0.0.1]",
+    ]
+    with control_plane(tmp_path, overrides) as server:
+        spec = {
+            "name": "ray-view",
+            "source": {"uri": str(video), "loop": True},
+            "model": {"backend": "none"},
+            "outputs": {"record": True, "segment_seconds": 1},
+            "resources": {"num_cpus": 0.1},
+        }
+        created = server.client.post(f"{API}/pipelines", json=spec)
+        assert created.status_code == 201, created.text
+        pipeline_id = created.json()["id"]
+        snapshot = wait_until(
+            lambda: server.client.get(f"{API}/streams/{pipeline_id}/snapshot.jpg"),
+            lambda response: response.status_code == 200,
+        )
+        image = cv2.imdecode(np.frombuffer(snapshot.content, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (576, 768, 3)
+
+        viewer = asyncio.run(watch(server.url, pipeline_id))
+        assert viewer.first_image is not None and viewer.first_image.shape == (576, 768, 3)
+        assert len(viewer.results) >= 25
+        assert all("detections" in result for result in viewer.results)
+
+        part = first_mjpeg_part(server, pipeline_id)
+        assert cv2.imdecode(np.frombuffer(part, np.uint8), cv2.IMREAD_COLOR).shape[:2] == (576, 768)
+
+        probe = server.client.post(f"{API}/sources/probe", json={"uri": str(video)})
+        assert probe.status_code == 200, probe.text
+        assert (probe.json()["width"], probe.json()["height"], probe.json()["fps"]) == (
+            768,
+            576,
+            10.0,
+        )
+
+        listed = wait_until(
+            lambda: server.client.get(f"{API}/recordings", params={"pipeline_id": pipeline_id}),
+            lambda response: len(response.json()) >= 1,
+        ).json()
+        url = f"{API}/recordings/{pipeline_id}/{listed[0]['segment']}"
+        whole = server.client.get(url)
+        assert whole.status_code == 200 and len(whole.content) == listed[0]["bytes"]
+        part_of = server.client.get(url, headers={"Range": "bytes=10-109"})
+        assert part_of.status_code == 206 and part_of.content == whole.content[10:110]
+        escape = server.client.get(f"{API}/recordings/%2e%2e/%2e%2e")
+        assert escape.status_code == 400
+        assert server.client.delete(f"{API}/pipelines/{pipeline_id}").status_code == 204
