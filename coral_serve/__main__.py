@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     with exit_on_config_error():
         config = load_config(ConfigSources(overrides=args))
+        config.check_startable()
     run_forever(config)
 
 

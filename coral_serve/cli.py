@@ -120,7 +120,10 @@ def serve(config_file: Path | None, sets: tuple[str, ...], no_env: bool) -> None
     """Start Ray (or join runtime.address) and serve the app until SIGINT/SIGTERM."""
     from coral_serve.runner import run_forever
 
-    run_forever(_load(config_file, sets, no_env))
+    config = _load(config_file, sets, no_env)
+    with exit_on_config_error():
+        config.check_startable()
+    run_forever(config)
 
 
 @main.group()

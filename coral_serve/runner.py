@@ -44,7 +44,8 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
         "logging_level": logging.WARNING,
     }
     if started_ray:
-        init_options["num_cpus"] = runtime.num_cpus
+        # "local" always starts a fresh Ray, never attaching to another cluster on this box.
+        init_options.update(address="local", num_cpus=runtime.num_cpus)
     else:
         init_options["address"] = runtime.address
     ray.init(**init_options)

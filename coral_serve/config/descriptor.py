@@ -8,8 +8,9 @@ from pydantic import Field, model_validator
 
 from coral_serve.config.base import CoralBaseModel
 from coral_serve.config.deployments import DeploymentsConfig
+from coral_serve.config.errors import ConfigError, ConfigProblem
 from coral_serve.config.health import HealthConfig
-from coral_serve.config.http import HttpConfig
+from coral_serve.config.http import AuthMode, HttpConfig, Role
 from coral_serve.config.monitoring import MonitoringConfig
 from coral_serve.config.pipelines import PipelinesConfig
 from coral_serve.config.plugins import PluginsConfig
@@ -54,6 +55,24 @@ class CoralConfig(CoralBaseModel):
             self.streams.recordings.directory = str(data_dir / "recordings")
         return self
 
+    def check_startable(self) -> None:
+        """Problems that only matter when serving: an open door in production."""
+        auth = self.http.auth
+        if auth.mode is AuthMode.token and not any(t.role is Role.admin for t in auth.tokens):
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "http.auth.tokens",
+                        "token authentication needs at least one admin token, e.g. "
+                        "CORAL_HTTP__AUTH__TOKENS='[{name: ops, role: admin, token: <32+ random "
+                        "characters>}]'",
+                    )
+                ]
+            )
+
     def public_dump(self) -> dict:
-        """The descriptor as JSON-ready data with every secret masked."""
-        return self.model_dump(mode="json")
+        """The descriptor as JSON-ready data with every secret masked, including
+        credentials inside declared pipelines' source URIs."""
+        data = self.model_dump(mode="json")
+        data["pipelines"]["declared"] = [spec.public_dict() for spec in self.pipelines.declared]
+        return data

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from enum import Enum
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from coral_serve.config.base import CoralBaseModel
 
@@ -23,8 +24,31 @@ class Role(str, Enum):
 
 class TokenConfig(CoralBaseModel):
     name: str = Field(min_length=1, description="Label of the token, shown in logs instead of it.")
-    token: SecretStr = Field(description="Bearer token value (a secret; never logged).")
+    token: SecretStr | None = Field(
+        default=None, description="Bearer token value (a secret; only its hash is kept)."
+    )
+    token_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 (hex) of the token, so the file need not hold the token itself.",
+    )
     role: Role = Field(default=Role.viewer, description="Role granted: admin or viewer.")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> TokenConfig:
+        if (self.token is None) == (self.token_sha256 is None):
+            raise ValueError("give exactly one of token and token_sha256")
+        if self.token is not None and len(self.token.get_secret_value()) < 16:
+            raise ValueError("token must be at least 16 characters")
+        return self
+
+    @property
+    def digest(self) -> str:
+        """Hex SHA-256 of the token: the only form compared at request time."""
+        if self.token_sha256 is not None:
+            return self.token_sha256
+        assert self.token is not None
+        return hashlib.sha256(self.token.get_secret_value().encode()).hexdigest()
 
 
 class AuthConfig(CoralBaseModel):

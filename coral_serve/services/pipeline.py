@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from coral_serve.store.pipelines import (
     PipelineEvent,
     PipelineRecord,
     PipelineStore,
+    StoreError,
 )
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
@@ -58,6 +59,7 @@ class PipelineService:
         self._workers = workers
         self._downloader = Downloader(config.pipelines.downloads, config.pipelines.data_dir)
         self._db: aiosqlite.Connection | None = None
+        self._store_inode: int | None = None
         self._store: PipelineStore | None = None
         self._reconciler: Reconciler | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -65,6 +67,7 @@ class PipelineService:
 
     async def start(self) -> None:
         self._db = await open_database(self._store_path)
+        self._store_inode = self._store_path.stat().st_ino
         self._store = PipelineStore(self._db)
         self._reconciler = Reconciler(self._store, self._workers, self._downloader)
         await self._sync_declared()
@@ -86,12 +89,13 @@ class PipelineService:
     # -- API ---------------------------------------------------------------------------
 
     async def create(self, spec: PipelineSpec) -> PipelineView:
-        store, reconciler = self._ready()
+        _, reconciler = self._ready()
         await self._check_spec(spec)
-        if await store.get_by_name(spec.name) is not None:
-            raise ConflictError(f"a pipeline named {spec.name!r} already exists")
-        record = self._new_record(spec, uuid.uuid4().hex, Origin.api)
-        await store.insert(record)
+        async with self._writing() as (store, _):
+            if await store.get_by_name(spec.name) is not None:
+                raise ConflictError(f"a pipeline named {spec.name!r} already exists")
+            record = self._new_record(spec, uuid.uuid4().hex, Origin.api)
+            await store.insert(record)
         log.info("created pipeline %s (%s)", record.id, record.name)
         async with reconciler.lock(record.id):
             await self._launch_now(record)
@@ -119,9 +123,8 @@ class PipelineService:
         return await self._set_desired(pipeline_id, DesiredState.running, "resumed", "resume")
 
     async def restart(self, pipeline_id: str) -> PipelineView:
-        store, reconciler = self._ready()
         await self._record(pipeline_id)
-        async with reconciler.lock(pipeline_id):
+        async with self._writing() as (store, reconciler), reconciler.lock(pipeline_id):
             await store.bump_generation(pipeline_id, "restarted", "requested")
             await self._workers.kill(pipeline_id)
             reconciler.forget(pipeline_id)
@@ -138,7 +141,7 @@ class PipelineService:
                 f"pipeline {record.name!r} is declared in the configuration "
                 "(pipelines.declared); remove it there and reload"
             )
-        async with reconciler.lock(pipeline_id):
+        async with self._writing(), reconciler.lock(pipeline_id):
             if record is not None:
                 await store.delete(pipeline_id)
             await self._workers.kill(pipeline_id)
@@ -172,14 +175,35 @@ class PipelineService:
     async def check_store(self) -> CheckResult:
         """Readiness: the store file is still there and answers a query."""
         store, _ = self._ready()
-        if not self._store_path.exists():
-            return CheckResult(
-                name="store", ok=False, detail=f"store file {self._store_path} is missing"
-            )
+        problem = self._store_problem()
+        if problem:
+            return CheckResult(name="store", ok=False, detail=problem)
         count = await store.count()
         return CheckResult(name="store", ok=True, detail=f"{count} pipelines stored")
 
     # -- internals ---------------------------------------------------------------------
+
+    def _store_problem(self) -> str:
+        """Why writes would be lost: the file we hold open is no longer the one on disk."""
+        try:
+            inode = self._store_path.stat().st_ino
+        except FileNotFoundError:
+            return f"store file {self._store_path} is missing"
+        if inode != self._store_inode:
+            return f"store file {self._store_path} was replaced; restart to open the new one"
+        return ""
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[tuple[PipelineStore, Reconciler]]:
+        """Refuse a change that would not survive a restart, and say why (503, not 500)."""
+        store, reconciler = self._ready()
+        problem = self._store_problem()
+        if problem:
+            raise UnavailableError(f"pipeline store unavailable: {problem}")
+        try:
+            yield store, reconciler
+        except StoreError as exc:
+            raise UnavailableError(f"pipeline store cannot be written: {exc}") from None
 
     def _ready(self) -> tuple[PipelineStore, Reconciler]:
         if self._store is None or self._reconciler is None:
@@ -230,9 +254,8 @@ class PipelineService:
     async def _set_desired(
         self, pipeline_id: str, state: DesiredState, event: str, method: str
     ) -> PipelineView:
-        store, reconciler = self._ready()
         record = await self._record(pipeline_id)
-        async with reconciler.lock(pipeline_id):
+        async with self._writing() as (store, reconciler), reconciler.lock(pipeline_id):
             if record.desired_state is not state:
                 await store.set_desired(pipeline_id, state, event)
             with contextlib.suppress(WorkerGone, asyncio.TimeoutError):

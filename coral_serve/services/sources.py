@@ -13,6 +13,7 @@ from coral_serve.errors import InvalidRequestError
 __all__ = ["check_source", "local_path", "source_scheme"]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def source_scheme(uri: str) -> str:
@@ -36,6 +37,8 @@ def check_source(uri: str, policy: SourcePolicy, data_dir: str) -> None:
     Paths are resolved through symlinks first, so a link inside a root that points
     outside it is refused too.
     """
+    if _CONTROL.search(uri):
+        raise InvalidRequestError("source URI contains control characters")
     scheme = source_scheme(uri)
     if scheme not in policy.schemes:
         allowed = ", ".join(policy.schemes) or "none"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -35,6 +36,10 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# aiosqlite logs every statement with its parameters at DEBUG; stored specs hold camera
+# credentials, so those records must never be emitted, whatever the root level is.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
+
 
 async def open_database(path: str | os.PathLike[str]) -> aiosqlite.Connection:
     """Open (creating if needed) the store, switch it to WAL and apply pending migrations.
@@ -45,6 +50,8 @@ async def open_database(path: str | os.PathLike[str]) -> aiosqlite.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = await aiosqlite.connect(os.fspath(path), isolation_level=None)
     try:
+        # Only this user may read it (SQLite gives the -wal and -shm files the same mode).
+        os.chmod(path, 0o600)
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA foreign_keys=ON")

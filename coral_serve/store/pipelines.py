@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from enum import Enum
 from typing import Any
 
@@ -11,7 +14,14 @@ from pydantic import BaseModel, Field
 
 from coral_serve.engine.spec import PipelineSpec, RestartPolicy
 
-__all__ = ["DesiredState", "Origin", "PipelineEvent", "PipelineRecord", "PipelineStore"]
+__all__ = [
+    "DesiredState",
+    "Origin",
+    "PipelineEvent",
+    "PipelineRecord",
+    "PipelineStore",
+    "StoreError",
+]
 
 
 class DesiredState(str, Enum):
@@ -63,16 +73,33 @@ def _record(row: tuple[Any, ...]) -> PipelineRecord:
     )
 
 
+class StoreError(Exception):
+    """The store could not be written (read-only filesystem, disk full, file replaced)."""
+
+
 class PipelineStore:
     """Every write commits before it returns, so a crash right after loses nothing."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
 
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """One atomic write; SQLite's own failures come out as StoreError."""
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
     async def insert(self, record: PipelineRecord, event: str = "created") -> None:
         """Write the row and its first event in one transaction."""
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction():
             await self._db.execute(
                 f"INSERT INTO pipelines ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -88,10 +115,6 @@ class PipelineStore:
                 ),
             )
             await self._append(record.id, event, "")
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
 
     async def replace_spec(self, record: PipelineRecord, event: str) -> None:
         """Store a changed spec (declared pipelines edited in the config)."""
@@ -116,30 +139,20 @@ class PipelineStore:
         event: str,
         detail: str = "",
     ) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction():
             await self._db.execute(
                 f"UPDATE pipelines SET {assignments}, updated = ? WHERE id = ?",
                 (*values, time.time(), pipeline_id),
             )
             await self._append(pipeline_id, event, detail)
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
 
     async def delete(self, pipeline_id: str) -> bool:
         """Remove the row (its events stay, as history); False when it was already gone."""
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction():
             cursor = await self._db.execute("DELETE FROM pipelines WHERE id = ?", (pipeline_id,))
             removed = cursor.rowcount > 0
             if removed:
                 await self._append(pipeline_id, "deleted", "")
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
         return removed
 
     async def get(self, pipeline_id: str) -> PipelineRecord | None:
@@ -162,7 +175,8 @@ class PipelineStore:
         return [_record(tuple(row)) for row in rows]
 
     async def add_event(self, pipeline_id: str, kind: str, detail: str = "") -> None:
-        await self._append(pipeline_id, kind, detail)
+        async with self._transaction():
+            await self._append(pipeline_id, kind, detail)
 
     async def events(self, pipeline_id: str, limit: int = 200) -> list[PipelineEvent]:
         async with self._db.execute(

@@ -3,13 +3,16 @@ the serving process, and restart policies when a worker process is killed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 
@@ -51,6 +54,11 @@ def passthrough(name: str, video: Path, **extra: Any) -> dict[str, Any]:
         "resources": {"num_cpus": 0.1},
         **extra,
     }
+
+
+def post_ignoring_errors(server: Server, spec: dict[str, Any]) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        server.client.post(API, json=spec)
 
 
 def worker_processes() -> list[psutil.Process]:
@@ -135,6 +143,12 @@ def test_pipelines_are_restored_after_sigkill_of_the_serving_process(
         for pipeline_id in ids:
             wait_running(server, pipeline_id)
         port = int(server.url.rsplit(":", 1)[1])
+        # A create in flight when the process dies either happened entirely or not at all.
+        in_flight = threading.Thread(
+            target=post_ignoring_errors, args=(server, passthrough("cam-late", video)), daemon=True
+        )
+        in_flight.start()
+        time.sleep(0.05)
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait(30)
         wait_until(worker_processes, lambda procs: not procs, timeout=60)
@@ -142,8 +156,9 @@ def test_pipelines_are_restored_after_sigkill_of_the_serving_process(
     with control_plane(tmp_path, settings, port=port) as server:
         listed = wait_until(
             lambda: server.client.get(API).json(),
-            lambda views: [v["status"]["state"] for v in views] == ["running"] * 3,
+            lambda views: views and all(v["status"]["state"] == "running" for v in views),
         )
-        assert [view["id"] for view in listed] == ids
+        assert [view["id"] for view in listed][:3] == ids
+        assert [view["name"] for view in listed][3:] in ([], ["cam-late"])
         kinds = [event["kind"] for event in server.client.get(f"{API}/{ids[0]}/events").json()]
         assert kinds == ["created", "started", "started"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ async def test_new_store_is_wal_and_at_the_current_schema(tmp_path: Path) -> Non
             assert (await cursor.fetchone())[0] == SCHEMA_VERSION
     finally:
         await db.close()
+    # Stored specs hold camera credentials: only the owner may read the file.
+    assert stat.S_IMODE((tmp_path / "nested" / "coral.db").stat().st_mode) == 0o600
 
 
 async def test_reopening_keeps_rows(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ async def test_config_json_has_branding_and_no_secrets(tmp_path: Path) -> None:
     config: CoralConfig = make_config(
         tmp_path,
         "ui.branding.title=Depot cameras",
-        "http.auth.tokens=[{name: ops, role: admin, token: tok-123456}]",
+        "http.auth.tokens=[{name: ops, role: admin, token: tok-1234567890abcdef}]",
         "streams.webrtc=turn",
     )
     async with running_app(config) as (client, _):
@@ -68,21 +68,22 @@ async def test_config_json_has_branding_and_no_secrets(tmp_path: Path) -> None:
     body = response.json()
     assert body["title"] == "Depot cameras"
     assert body["metric_sinks"] == ["stdout"]
-    assert "tok-123456" not in response.text and "change-me" not in response.text
+    assert "tok-1234567890abcdef" not in response.text and "change-me" not in response.text
 
 
 async def test_default_ui_serves_the_dashboard_page(tmp_path: Path) -> None:
     async with running_app(make_config(tmp_path)) as (client, _):
         page = await client.get("/")
-        script = await client.get("/ui/app.js")
+        scripts = [await client.get(f"/ui/{name}.js") for name in ("api", "views", "app")]
     assert page.status_code == 200 and "<title>coral_serve</title>" in page.text
-    assert script.status_code == 200 and "/readyz" in script.text
+    assert all(script.status_code == 200 for script in scripts)
+    assert "/api/v1/pipelines" in scripts[1].text
 
 
 async def test_ui_mode_none_answers_json_links(tmp_path: Path) -> None:
     async with running_app(make_config(tmp_path, "ui.mode=none")) as (client, _):
         response = await client.get("/")
-        assert (await client.get("/ui/app.js")).status_code == 404
+        assert (await client.get("/ui/views.js")).status_code == 404
     assert response.json()["docs"] == "/docs"
 
 

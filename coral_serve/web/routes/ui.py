@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -26,6 +27,12 @@ def mount_ui(app: FastAPI, config: CoralConfig, plugins: MountedPlugins) -> None
     @router.get("/config.json", response_model=WebAppConfig, summary="The UI's view of the config")
     async def config_json() -> WebAppConfig:
         return view
+
+    effective = config.public_dump()
+
+    @router.get("/api/v1/config", summary="The effective descriptor, secrets masked")
+    async def effective_config() -> dict[str, Any]:
+        return effective
 
     if config.ui.mode is UiMode.none:
 

@@ -1,0 +1,44 @@
+"""`/api/v1/auth`: who am I, and signed URLs for media elements."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from coral_serve.web.auth import Authenticator
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class WhoAmI(BaseModel):
+    name: str = Field(description="Token label (anonymous when auth is off).")
+    role: str = Field(description="admin or viewer.")
+    auth_enabled: bool
+
+
+class SignRequest(BaseModel):
+    path: str = Field(
+        pattern=r"^/api/v1/(recordings|streams)/[A-Za-z0-9._~/-]+$",
+        max_length=512,
+        description="Media path to sign (a recording file, MJPEG stream or snapshot).",
+    )
+
+
+class SignedUrl(BaseModel):
+    url: str = Field(description="The path with `exp` and `sig` query parameters.")
+    expires_in: float = Field(description="Seconds the URL stays valid.")
+
+
+@router.get("/whoami", response_model=WhoAmI)
+async def whoami(request: Request) -> WhoAmI:
+    identity = request.scope["state"]["identity"]
+    auth: Authenticator = request.app.state.authenticator
+    return WhoAmI(name=identity.name, role=identity.role.value, auth_enabled=auth.enabled)
+
+
+@router.post("/signed-url", response_model=SignedUrl)
+async def signed_url(body: SignRequest, request: Request) -> SignedUrl:
+    auth: Authenticator = request.app.state.authenticator
+    return SignedUrl(url=auth.sign(body.path), expires_in=auth.config.signed_url_ttl)
