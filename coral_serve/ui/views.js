@@ -1,8 +1,9 @@
 // One render function per page; each builds DOM from the public API and returns a cleanup.
 "use strict";
 
-const h = (tag, props = {}, ...children) => {
+const h = (tag, { dataset, ...props } = {}, ...children) => {
   const node = Object.assign(document.createElement(tag), props);
+  Object.assign(node.dataset, dataset);
   node.append(...children.filter((c) => c !== null && c !== undefined));
   return node;
 };
@@ -55,7 +56,7 @@ function createForm(refresh) {
   const modelPath = h("input", { name: "model_path", placeholder: "/models/yolo.onnx" });
   const decoder = h("select", { name: "decoder" },
     ...["yolo", "yolo-nms", "nanodet"].map((d) => h("option", { value: d, textContent: d })));
-  const confidence = h("input", { name: "confidence", type: "number", min: 0, max: 1, step: 0.05, value: 0.35 });
+  const confidence = h("input", { name: "confidence", type: "number", min: 0, max: 1, step: 0.05, defaultValue: "0.35" });
   const loop = h("input", { name: "loop", type: "checkbox" });
   const record = h("input", { name: "record", type: "checkbox" });
   const errors = h("div", { className: "error", id: "create-errors" });
@@ -68,7 +69,7 @@ function createForm(refresh) {
       const info = await api.post("/api/v1/sources/probe", { uri: uri.value });
       preview.replaceChildren(
         h("img", { className: "thumb", src: `data:image/jpeg;base64,${info.thumbnail}`, alt: "first frame" }),
-        h("div", { textContent: `${info.width}×${info.height} · ${info.fps ?? "?"} fps · ${info.codec ?? "?"}` }));
+        h("div", { textContent: `${info.width}x${info.height} · ${info.fps ?? "?"} fps · ${info.codec ?? "?"}` }));
     } catch (error) {
       preview.textContent = error.message;
     }

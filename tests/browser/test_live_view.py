@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
+from tests.browser.chromium import chromium
 from tests.conftest import shared_file
 from tests.unit.streams.support import (
     RECORDINGS,
@@ -18,19 +19,6 @@ from tests.unit.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-# ../shared/FIELD-NOTES.md; Playwright adds --headless and the fresh --user-data-dir itself.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--allow-loopback-in-peer-connection",
-]
 PAGES = Path(__file__).parent / "pages"
 
 
@@ -47,36 +35,30 @@ async def test_chromium_shows_the_live_stream_and_plays_a_recording(tmp_path) ->
     mount = f"http.static_mounts=[{{path: /test, directory: '{PAGES}'}}]"
     async with (
         streams_server(tmp_path / "data", video, mount) as (client, services, url),
-        async_playwright() as playwright,
+        chromium(tmp_path / "profile") as browser,
     ):
         spec = passthrough("browser", video, record=True, segment_seconds=2)
         pipeline_id = await start_pipeline(client, spec)
-        browser = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=FLAGS
+        page = await browser.new_page()
+        await page.goto(f"{url}/test/viewer.html")
+        await page.evaluate("id => watch(id)", pipeline_id)
+        await playing(page, "live", 1.0)
+        size = await page.evaluate("[live.videoWidth, live.videoHeight]")
+        assert size == [768, 576]
+        assert await page.evaluate("brightness('live')") > 40  # the plaza, not black
+        await page.wait_for_function("() => window.results.length >= 10", timeout=10_000)
+        assert await page.evaluate("window.results.every(r => 'detections' in r)")
+
+        segments = await eventually(
+            lambda: client.get(RECORDINGS, params={"pipeline_id": pipeline_id}),
+            lambda response: len(response.json()) >= 1,
         )
-        try:
-            page = await browser.new_page()
-            await page.goto(f"{url}/test/viewer.html")
-            await page.evaluate("id => watch(id)", pipeline_id)
-            await playing(page, "live", 1.0)
-            size = await page.evaluate("[live.videoWidth, live.videoHeight]")
-            assert size == [768, 576]
-            assert await page.evaluate("brightness('live')") > 40  # the plaza, not black
-            await page.wait_for_function("() => window.results.length >= 10", timeout=10_000)
-            assert await page.evaluate("window.results.every(r => 'detections' in r)")
+        segment = segments.json()[0]["segment"]
+        await page.evaluate("url => play(url)", f"{RECORDINGS}/{pipeline_id}/{segment}")
+        await playing(page, "recorded", 0.5)
+        size = await page.evaluate("[recorded.videoWidth, recorded.videoHeight]")
+        assert size == [768, 576]
+        assert await page.evaluate("brightness('recorded')") > 40
 
-            segments = await eventually(
-                lambda: client.get(RECORDINGS, params={"pipeline_id": pipeline_id}),
-                lambda response: len(response.json()) >= 1,
-            )
-            segment = segments.json()[0]["segment"]
-            await page.evaluate("url => play(url)", f"{RECORDINGS}/{pipeline_id}/{segment}")
-            await playing(page, "recorded", 0.5)
-            size = await page.evaluate("[recorded.videoWidth, recorded.videoHeight]")
-            assert size == [768, 576]
-            assert await page.evaluate("brightness('recorded')") > 40
-
-            await page.evaluate("window.pc.close()")
-            await eventually(services["streams"].session_count, lambda n: n == 0, timeout=45)
-        finally:
-            await browser.close()
+        await page.evaluate("window.pc.close()")
+        await eventually(services["streams"].session_count, lambda n: n == 0, timeout=45)
