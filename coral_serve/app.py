@@ -110,7 +110,7 @@ def build_app(args: CoralConfig | Mapping[str, Any] | None = None) -> Applicatio
     return ingress.bind(
         config,
         pipelines_node,
-        streams.bind(config, workers),
+        streams.bind(config, workers, monitor_node),
         monitor_node,
         health.bind(config, pipelines_node, monitor_node, states),
     )

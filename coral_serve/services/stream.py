@@ -8,11 +8,16 @@ never cross Ray.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from pathlib import Path
+from typing import Any
 
 from coral_serve.config import CoralConfig
 from coral_serve.errors import UnavailableError
+from coral_serve.services.client import ServiceClient
+from coral_serve.services.monitor import VIEWER_REPORT_TTL
 from coral_serve.streams.fanout import FeedClosedError, FrameHub, FrameView
 from coral_serve.streams.models import (
     ProbeResult,
@@ -40,9 +45,13 @@ _MAX_READ = 4 << 20
 class StreamService:
     """Fans each pipeline's frames out to its viewers; scales out with replicas."""
 
-    def __init__(self, config: CoralConfig, workers: WorkerPool) -> None:
+    def __init__(self, config: CoralConfig, workers: WorkerPool, monitor: Any = None) -> None:
         self._config = config
         self._workers = workers
+        self._monitor = ServiceClient(monitor) if monitor is not None else None
+        self._replica = uuid.uuid4().hex
+        self._viewer_task: asyncio.Task[None] | None = None
+        self._viewers_changed = asyncio.Event()
         self._hub = FrameHub(workers)
         self._sessions = WebRTCSessions(config.streams.webrtc, self._hub)
         self._prober = SourceProber(config.pipelines, config.streams.capture_timeout)
@@ -51,8 +60,14 @@ class StreamService:
     async def start(self) -> None:
         """Nothing to open until the first viewer arrives; only the ICE host addresses."""
         pin_host_addresses(self._config.streams.webrtc.host_addresses)
+        if self._monitor is not None:
+            self._viewer_task = asyncio.create_task(self._report_viewers(), name="coral-viewers")
 
     async def stop(self) -> None:
+        if self._viewer_task is not None:
+            self._viewer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._viewer_task
         await self._sessions.close_all()
         await self._hub.close()
         self._prober.close()
@@ -62,6 +77,21 @@ class StreamService:
         """WebRTC viewers on this replica (of one pipeline, or of all)."""
         return self._sessions.count(pipeline_id)
 
+    async def _report_viewers(self) -> None:
+        """Tell MonitorService this replica's WebRTC viewers per pipeline (coral_stream_viewers),
+        often enough that its per-replica reports never expire while the replica lives."""
+        assert self._monitor is not None
+        while True:
+            try:
+                await self._monitor.call(
+                    "report_viewers", self._replica, self._sessions.by_pipeline()
+                )
+            except Exception as exc:  # monitoring being down must not touch live video
+                log.debug("viewer report failed: %s", exc)
+            self._viewers_changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._viewers_changed.wait(), VIEWER_REPORT_TTL / 3)
+
     async def watched(self) -> list[str]:
         """Pipelines this replica is pulling frames for (one subscription each)."""
         return self._hub.active()
@@ -70,10 +100,13 @@ class StreamService:
 
     async def offer(self, pipeline_id: str, offer: SdpOffer) -> SdpAnswer:
         """Answer a viewer's WebRTC offer; media then flows to the viewer directly."""
-        return await self._sessions.open(pipeline_id, offer)
+        answer = await self._sessions.open(pipeline_id, offer)
+        self._viewers_changed.set()
+        return answer
 
     async def close_session(self, session_id: str) -> None:
         await self._sessions.close(session_id)
+        self._viewers_changed.set()
 
     async def first_jpeg(self, pipeline_id: str, timeout: float) -> tuple[int, float, bytes]:
         """The frame an MJPEG stream opens with: 404 unless running, 503 without frames."""

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import aioice.ice
@@ -217,6 +218,10 @@ class WebRTCSessions:
         if pipeline_id is None:
             return len(self._sessions)
         return sum(1 for s in self._sessions.values() if s.pipeline_id == pipeline_id)
+
+    def by_pipeline(self) -> dict[str, int]:
+        """Open sessions per pipeline id."""
+        return dict(Counter(session.pipeline_id for session in self._sessions.values()))
 
     async def open(self, pipeline_id: str, offer: SdpOffer) -> SdpAnswer:
         if not self._config.enabled:

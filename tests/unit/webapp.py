@@ -33,10 +33,10 @@ async def running_app(
     """Start every service in-process, serve the web app over ASGI, stop them after."""
     workers = LocalWorkerPool(recording_settings(config.streams.recordings))
     pipelines = PipelineService(config, workers)
-    streams = StreamService(config, workers)
     monitor = MonitorService(config, workers)
+    streams = StreamService(config, workers, monitor)
     health = HealthService(config, pipelines, monitor)
-    started = [pipelines, streams, monitor, health, *extra]
+    started = [pipelines, monitor, streams, health, *extra]
     for service in started:
         await service.start()  # type: ignore[attr-defined]
     app = create_web_app(

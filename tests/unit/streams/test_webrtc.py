@@ -217,3 +217,28 @@ async def test_disabled_webrtc_points_viewers_to_mjpeg(tmp_path, video) -> None:
         refused = await client.post(f"{STREAMS}/{pipeline_id}/webrtc", json=await viewer.offer())
         assert refused.status_code == 404 and "MJPEG" in refused.json()["detail"]
         await viewer.close()
+
+
+async def test_viewer_counts_reach_the_prometheus_metrics(tmp_path, video) -> None:
+    fast = (
+        "monitoring=prometheus",
+        "monitoring.poll_interval=0.2",
+        "monitoring.flush_interval=0.2",
+    )
+    async with streams_app(tmp_path, video, *fast) as (client, _):
+        pipeline_id = await start_pipeline(client, passthrough("watched", video))
+        viewer = Viewer()
+        answer = await connect(client, pipeline_id, viewer)
+        label = f'pipeline="{pipeline_id}"'
+
+        async def viewers_metric() -> str:
+            rows = (await client.get("/metrics")).text.splitlines()
+            return next(
+                (r for r in rows if r.startswith("coral_stream_viewers{") and label in r), ""
+            )
+
+        watched = await eventually(viewers_metric, lambda row: row.endswith(" 1.0"))
+        assert 'name="watched"' in watched
+        await client.delete(f"{STREAMS}/sessions/{answer['session_id']}")
+        await eventually(viewers_metric, lambda row: row.endswith(" 0.0") or row == "")
+        await viewer.close()
