@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
+from typing import Any
 
 import httpx
 
@@ -18,6 +20,20 @@ from tests.integration.processes import (
     terminate_and_collect_survivors,
     wait_ready,
 )
+
+
+def wait_until(
+    probe: Callable[[], Any], condition: Callable[[Any], bool], timeout: float = 60.0
+) -> Any:
+    """Poll `probe()` every half second until `condition` holds; fail with the last value."""
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not condition(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s; last: {value!r}")
+        time.sleep(0.5)
+        value = probe()
+    return value
 
 
 @dataclass

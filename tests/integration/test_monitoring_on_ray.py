@@ -4,28 +4,12 @@ shutdown leaves nothing behind."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import shared_file
 from tests.integration.processes import terminate_and_collect_survivors
-from tests.integration.server import control_plane
+from tests.integration.server import control_plane, wait_until
 from tests.unit.monitor.servers import prometheus, query
-
-
-def wait_until(
-    probe: Callable[[], Any], condition: Callable[[Any], bool], timeout: float = 90.0
-) -> Any:
-    deadline = time.monotonic() + timeout
-    value = probe()
-    while not condition(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout}s; last: {value!r}")
-        time.sleep(0.5)
-        value = probe()
-    return value
 
 
 def test_prometheus_scrapes_a_running_pipeline_and_readiness_follows_the_store(
@@ -59,6 +43,7 @@ def test_prometheus_scrapes_a_running_pipeline_and_readiness_follows_the_store(
                     prometheus_url, f'coral_pipeline_fps{{pipeline="{pipeline_id}"}} > 0'
                 ),
                 bool,
+                timeout=90,
             )
             assert fps[0]["metric"]["name"] == "dock"
             routes = query(prometheus_url, 'coral_http_requests_total{route="/api/v1/pipelines"}')

@@ -8,7 +8,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +16,9 @@ import psutil
 import pytest
 
 from tests.conftest import shared_file
-from tests.integration.server import Server, control_plane
+from tests.integration.server import Server, control_plane, wait_until
 
 API = "/api/v1/pipelines"
-
-
-def wait_until(
-    probe: Callable[[], Any], condition: Callable[[Any], bool], timeout: float = 60.0
-) -> Any:
-    deadline = time.monotonic() + timeout
-    value = probe()
-    while not condition(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout}s; last: {value!r}")
-        time.sleep(0.5)
-        value = probe()
-    return value
 
 
 def status(server: Server, pipeline_id: str) -> dict[str, Any]:

@@ -4,10 +4,8 @@ to a StreamService replica, the media straight from that replica to the viewer."
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import cv2
 import httpx
@@ -17,7 +15,7 @@ import pytest
 from coral_serve.streams.mjpeg import BOUNDARY
 from coral_serve.streams.webrtc import pin_host_addresses
 from tests.conftest import shared_file
-from tests.integration.server import Server, control_plane
+from tests.integration.server import Server, control_plane, wait_until
 from tests.unit.streams.viewer import Viewer
 
 API = "/api/v1"
@@ -29,17 +27,6 @@ def loopback_ice() -> Iterator[None]:
     pin_host_addresses(["127.0.0.1"])
     yield
     pin_host_addresses([])
-
-
-def wait_until(probe: Any, condition: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    value = probe()
-    while not condition(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout}s; last: {value!r}")
-        time.sleep(0.5)
-        value = probe()
-    return value
 
 
 async def watch(url: str, pipeline_id: str) -> Viewer:

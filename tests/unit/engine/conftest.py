@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,20 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.conftest import shared_file
 from tests.unit.engine.support import MjpegServer
-
-
-def shared_dir() -> Path:
-    """/work/shared beside the repository, or $CORAL_SHARED_DIR."""
-    default = Path(__file__).resolve().parents[3].parent / "shared"
-    return Path(os.environ.get("CORAL_SHARED_DIR", default))
-
-
-def shared_file(*parts: str) -> Path:
-    path = shared_dir().joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"test data {path} is absent")
-    return path
 
 
 @pytest.fixture
