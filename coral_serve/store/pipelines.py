@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -82,10 +83,17 @@ class PipelineStore:
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
+        # One connection serves every coroutine: transactions must take turns.
+        self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
         """One atomic write; SQLite's own failures come out as StoreError."""
+        async with self._write_lock, self._transaction_unlocked():
+            yield
+
+    @asynccontextmanager
+    async def _transaction_unlocked(self) -> AsyncIterator[None]:
         try:
             await self._db.execute("BEGIN IMMEDIATE")
             try:

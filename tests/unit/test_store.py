@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 from pathlib import Path
@@ -48,3 +49,32 @@ async def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
         await open_database(path)
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+async def test_concurrent_writes_take_turns(tmp_path: Path) -> None:
+    from coral_serve.engine.spec import PipelineSpec
+    from coral_serve.store.pipelines import DesiredState, Origin, PipelineRecord, PipelineStore
+
+    db = await open_database(tmp_path / "coral.db")
+    store = PipelineStore(db)
+    spec = {"source": {"uri": "rtsp://127.0.0.1/x"}, "model": {"backend": "none"}}
+    records = [
+        PipelineRecord(
+            id=f"p{n}",
+            name=f"cam-{n}",
+            spec=PipelineSpec.model_validate({"name": f"cam-{n}", **spec}),
+            desired_state=DesiredState.running,
+            restart_policy="always",
+            origin=Origin.api,
+            generation=1,
+            created=0,
+            updated=0,
+        )
+        for n in range(8)
+    ]
+    try:
+        await asyncio.gather(*(store.insert(record) for record in records))
+        await asyncio.gather(*(store.delete(record.id) for record in records[:4]))
+        assert [r.name for r in await store.list()] == [f"cam-{n}" for n in range(4, 8)]
+    finally:
+        await db.close()
