@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests use (installed only when missing).
 APT_PACKAGES := procps victoria-metrics prometheus chromium
 
-.PHONY: setup run test test-unit test-ray test-browser lint format docs system-deps clean
+.PHONY: setup run test test-unit test-ray test-cluster test-browser manifests lint format docs system-deps clean
 
 # The example plugin is installed too: the tests exercise it like any third-party plugin.
 $(STAMP): pyproject.toml plugins/coral-line-counter/pyproject.toml
@@ -23,7 +23,7 @@ run: setup
 system-deps:
 	scripts/apt-install.sh $(APT_PACKAGES)
 
-test: setup system-deps lint test-unit test-ray test-browser
+test: setup system-deps lint test-unit test-ray test-cluster test-browser
 
 # Tier 1: no Ray at all (in-process services, routes through httpx.ASGITransport).
 test-unit: setup
@@ -32,6 +32,11 @@ test-unit: setup
 # Tiers 2/3: a real Ray; its own pytest process, since Ray sessions do not mix with tier 1.
 test-ray: setup
 	$(PY) -m pytest -q tests/integration
+
+# A multi-node Ray cluster simulated on this machine (ray.cluster_utils): the test process
+# is one of its drivers, so it shares its pytest process with no other Ray test.
+test-cluster: setup
+	$(PY) -m pytest -q tests/cluster
 
 # Headless Debian Chromium (driven by Playwright, never `playwright install`) against
 # in-process services on a loopback port.
@@ -49,6 +54,11 @@ format: setup
 # Regenerate the configuration reference in README.md from the schema.
 docs: setup
 	$(PY) scripts/update_readme_reference.py
+
+# Regenerate the committed KubeRay example (a test fails when it is stale).
+manifests: setup
+	$(VENV)/bin/coral-runtime deploy kuberay -c deployments/runtime.yaml \
+		-o deployments/coral-rayservice.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -40,6 +40,14 @@ class Supervision:
     download: asyncio.Task[Path] | None = None
 
 
+def _waiting_for(spec: PipelineSpec) -> str:
+    """Name the resources, so an operator sees which kind of node is missing or full."""
+    wanted = spec.resources
+    amounts = {**wanted.custom, "GPU": wanted.num_gpus, "CPU": wanted.num_cpus}
+    listed = ", ".join(f"{name} {amount:g}" for name, amount in amounts.items() if amount)
+    return f"waiting for a node with free {listed}" if listed else "waiting for its worker"
+
+
 class Reconciler:
     def __init__(
         self,
@@ -106,9 +114,7 @@ class Reconciler:
         try:
             raw = await self._workers.call(record.id, "status", timeout=STATUS_TIMEOUT)
         except asyncio.TimeoutError:
-            status = PipelineStatus(
-                state="pending", reason="waiting for the resources the pipeline asks for"
-            )
+            status = PipelineStatus(state="pending", reason=_waiting_for(record.spec))
         except WorkerGone:
             status = PipelineStatus(state="failed", reason=_WORKER_DIED)
         else:

@@ -78,9 +78,11 @@ async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
         # A finished segment plays in the recordings browser.
         await page.goto(f"{url}/#/recordings")
         await page.locator("#recordings tr[data-segment]").first.wait_for(timeout=30_000)
-        await page.locator("#recordings tr[data-segment]").first.get_by_role(
-            "button", name="Play"
-        ).click()
+        await (
+            page.locator("#recordings tr[data-segment]")
+            .first.get_by_role("button", name="Play")
+            .click()
+        )
         await playing(page, "recording-player", 0.5)
         assert await page.evaluate("document.getElementById('recording-player').videoWidth") == 768
         await shot(page, "05-recording")
