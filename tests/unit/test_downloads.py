@@ -1,0 +1,95 @@
+"""`download: true` sources: fetched once into the data dir, played locally, removed on delete;
+link-local and metadata addresses are refused."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_file
+from tests.unit.waiting import eventually
+from tests.unit.webapp import make_config, running_app
+
+API = "/api/v1/pipelines"
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def media_server() -> Iterator[str]:
+    """A plain HTTP file server on loopback, standing in for a remote clip."""
+    video = shared_file("media", "vtest-10s.mp4")
+    handler = functools.partial(QuietHandler, directory=str(video.parent))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def download_spec(name: str, url: str) -> dict:
+    return {
+        "name": name,
+        "source": {"uri": url, "download": True, "loop": True},
+        "model": {"backend": "none"},
+    }
+
+
+async def test_a_downloaded_source_plays_from_the_data_dir_and_goes_with_the_pipeline(
+    tmp_path: Path, media_server: str
+) -> None:
+    config = make_config(tmp_path, "pipelines.reconcile_interval=0.2")
+    async with running_app(config) as (client, _):
+        created = await client.post(
+            API, json=download_spec("clip", f"{media_server}/vtest-10s.mp4")
+        )
+        assert created.status_code == 201, created.text
+        pipeline_id = created.json()["id"]
+        status = await eventually(
+            lambda: client.get(f"{API}/{pipeline_id}/status"),
+            lambda r: r.json()["state"] == "running",
+        )
+        assert (status.json()["width"], status.json()["height"]) == (768, 576)
+        folder = tmp_path / "downloads" / pipeline_id
+        assert [p.name for p in folder.iterdir()] == ["vtest-10s.mp4"]  # no partial file left
+        original = shared_file("media", "vtest-10s.mp4")
+        assert (folder / "vtest-10s.mp4").read_bytes() == original.read_bytes()
+
+        assert (await client.delete(f"{API}/{pipeline_id}")).status_code == 204
+        assert not folder.exists()
+
+
+async def test_a_missing_remote_file_fails_the_pipeline_with_the_reason(
+    tmp_path: Path, media_server: str
+) -> None:
+    config = make_config(
+        tmp_path, "pipelines.reconcile_interval=0.2", "pipelines.downloads.retries=0"
+    )
+    async with running_app(config) as (client, _):
+        created = await client.post(API, json=download_spec("gone", f"{media_server}/nope.mp4"))
+        pipeline_id = created.json()["id"]
+        failed = await eventually(
+            lambda: client.get(f"{API}/{pipeline_id}/status"),
+            lambda r: r.json()["state"] == "failed",
+        )
+    assert "download failed" in failed.json()["reason"]
+    assert not list((tmp_path / "downloads").rglob("*.part"))
+
+
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/meta-data", "http://metadata.google.internal/x"]
+)
+async def test_metadata_addresses_are_refused(tmp_path: Path, url: str) -> None:
+    async with running_app(make_config(tmp_path)) as (client, _):
+        response = await client.post(API, json=download_spec("meta", url))
+    assert response.status_code == 422
+    assert "not allowed" in response.json()["detail"]
