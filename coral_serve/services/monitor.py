@@ -33,6 +33,7 @@ from coral_serve.services.views import PipelineStatus
 from coral_serve.sinks.base import MetricsSink
 from coral_serve.sinks.prometheus import PrometheusSink
 from coral_serve.sinks.registry import build_sinks
+from coral_serve.tasks import stop_tasks
 from coral_serve.workers.pool import WorkerPool
 
 __all__ = ["TASK_PREFIX", "MonitorService"]
@@ -117,10 +118,7 @@ class MonitorService:
         """Cancel every task, flush what is buffered once, close the sinks: within 5 s."""
         tasks = list(self._tasks.values())
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=_CANCEL_SECONDS)
+        await stop_tasks(tasks, timeout=_CANCEL_SECONDS)
         outboxes, self._outboxes = self._outboxes, []
         if outboxes:
             with contextlib.suppress(asyncio.TimeoutError):

@@ -32,6 +32,7 @@ from coral_serve.store.pipelines import (
     PipelineStore,
     StoreError,
 )
+from coral_serve.tasks import stop_tasks
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
 __all__ = ["PipelineService", "declared_id"]
@@ -78,9 +79,7 @@ class PipelineService:
     async def stop(self) -> None:
         """Stop reconciling; workers keep running so a redeploy adopts them."""
         if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+            await stop_tasks([self._loop_task])
             self._loop_task = None
         if self._db is not None:
             await self._db.close()

@@ -29,6 +29,7 @@ from coral_serve.streams.models import (
 from coral_serve.streams.probe import SourceProber
 from coral_serve.streams.recordings import RecordingStore
 from coral_serve.streams.webrtc import WebRTCSessions, pin_host_addresses
+from coral_serve.tasks import stop_tasks
 from coral_serve.workers.pool import WorkerPool
 
 __all__ = ["StreamService"]
@@ -65,9 +66,7 @@ class StreamService:
 
     async def stop(self) -> None:
         if self._viewer_task is not None:
-            self._viewer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._viewer_task
+            await stop_tasks([self._viewer_task])
         await self._sessions.close_all()
         await self._hub.close()
         self._prober.close()

@@ -9,7 +9,6 @@ people watch.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coral_serve.errors import NotFoundError
+from coral_serve.tasks import stop_tasks
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
 __all__ = ["FeedClosedError", "FrameHub", "FrameView"]
@@ -101,9 +101,7 @@ class Feed:
         async with self._changed:
             self._changed.notify_all()
         if self._task is not asyncio.current_task():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
 
     def _ready(self, after_seq: int) -> bool:
         latest = self.latest

@@ -4,17 +4,20 @@ to a StreamService replica, the media straight from that replica to the viewer."
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import httpx
 import numpy as np
+import psutil
 import pytest
 
 from coral_serve.streams.mjpeg import BOUNDARY
 from coral_serve.streams.webrtc import pin_host_addresses
 from tests.conftest import shared_file
+from tests.integration.processes import process_tree
 from tests.integration.server import Server, control_plane, wait_until
 from tests.unit.streams.viewer import Viewer
 
@@ -43,6 +46,13 @@ async def watch(url: str, pipeline_id: str) -> Viewer:
         await asyncio.wait_for(viewer.ended.wait(), 15)
     await viewer.close()
     return viewer
+
+
+def stream_replica(server: Server) -> psutil.Process:
+    for proc in process_tree(server.process.pid):
+        if " ".join(proc.cmdline()).startswith("ray::ServeReplica:coral:StreamService"):
+            return proc
+    raise AssertionError("no StreamService replica process")
 
 
 def first_mjpeg_part(server: Server, pipeline_id: str) -> bytes:
@@ -113,4 +123,12 @@ def test_live_view_probe_and_recordings_through_the_serve_graph(
         assert part_of.status_code == 206 and part_of.content == whole.content[10:110]
         escape = server.client.get(f"{API}/recordings/%2e%2e/%2e%2e")
         assert escape.status_code == 400
+
+        # The StreamService replica dies mid-stream: Serve replaces it, the viewer reconnects,
+        # and the pipeline itself never noticed.
+        stream_replica(server).send_signal(signal.SIGKILL)
+        again = asyncio.run(watch(server.url, pipeline_id))
+        assert len(again.results) >= 25
+        view = server.client.get(f"{API}/pipelines/{pipeline_id}").json()
+        assert view["status"]["state"] == "running" and view["generation"] == 1
         assert server.client.delete(f"{API}/pipelines/{pipeline_id}").status_code == 204
