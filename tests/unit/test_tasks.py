@@ -23,4 +23,3 @@ async def test_stop_tasks_cancels_until_the_task_has_ended() -> None:
     await asyncio.sleep(0.01)
     assert await stop_tasks([task], timeout=3)
     assert task.cancelled()
-
