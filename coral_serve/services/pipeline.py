@@ -20,7 +20,8 @@ from coral_serve.engine.spec import PipelineSpec
 from coral_serve.errors import ConflictError, InvalidRequestError, NotFoundError, UnavailableError
 from coral_serve.services.checks import CheckResult
 from coral_serve.services.downloads import Downloader, check_download_host
-from coral_serve.services.reconciler import Reconciler
+from coral_serve.services.freshness import Fresh
+from coral_serve.services.reconciler import STATUS_MAX_AGE, Reconciler
 from coral_serve.services.sources import check_source, source_scheme
 from coral_serve.services.views import PipelineView
 from coral_serve.store.database import open_database
@@ -65,6 +66,7 @@ class PipelineService:
         self._reconciler: Reconciler | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._live = Fresh(self._workers.live, STATUS_MAX_AGE)
 
     async def start(self) -> None:
         self._db = await open_database(self._store_path)
@@ -103,7 +105,7 @@ class PipelineService:
     async def list(self) -> list[PipelineView]:
         store, reconciler = self._ready()
         records = await store.list()
-        live = await self._workers.live()
+        live = await self._live.get()
         statuses = await asyncio.gather(
             *(reconciler.status(record, record.id in live) for record in records)
         )
@@ -112,7 +114,7 @@ class PipelineService:
     async def get(self, pipeline_id: str) -> PipelineView:
         _, reconciler = self._ready()
         record = await self._record(pipeline_id)
-        alive = pipeline_id in await self._workers.live()
+        alive = pipeline_id in await self._live.get()
         return PipelineView.of(record, await reconciler.status(record, alive))
 
     async def pause(self, pipeline_id: str) -> PipelineView:
@@ -146,6 +148,7 @@ class PipelineService:
             await self._workers.kill(pipeline_id)
             await self._downloader.remove(pipeline_id)
         reconciler.forget(pipeline_id)
+        self._live.invalidate()
         if record is not None:
             log.info("deleted pipeline %s (%s)", pipeline_id, record.name)
 
@@ -248,6 +251,7 @@ class PipelineService:
             await reconciler.launch(record, event)
         except Exception:
             log.exception("starting pipeline %s failed; the reconciler will retry", record.id)
+        self._live.invalidate()
         self._wake.set()
 
     async def _set_desired(
@@ -259,6 +263,7 @@ class PipelineService:
                 await store.set_desired(pipeline_id, state, event)
             with contextlib.suppress(WorkerGone, asyncio.TimeoutError):
                 await self._workers.call(pipeline_id, method)
+            reconciler.invalidate(pipeline_id)
         return await self.get(pipeline_id)
 
     async def _sync_declared(self) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from coral_serve.engine.spec import PipelineSpec, RestartPolicy
 from coral_serve.errors import CoralError
 from coral_serve.services.downloads import Downloader
+from coral_serve.services.freshness import Fresh
 from coral_serve.services.sources import source_scheme
 from coral_serve.services.views import PipelineStatus
 from coral_serve.store.pipelines import DesiredState, PipelineRecord, PipelineStore
@@ -21,6 +22,8 @@ __all__ = ["Reconciler", "Supervision"]
 log = logging.getLogger(__name__)
 
 STATUS_TIMEOUT = 3.0
+# API reads share a worker's status this long, so a burst of requests costs one actor call.
+STATUS_MAX_AGE = 0.5
 # A worker that ran this long since its last (re)start is healthy again: backoff resets.
 _STABLE_SECONDS = 60.0
 _WORKER_DIED = "worker process died"
@@ -37,6 +40,7 @@ class Supervision:
     given_up: bool = False
     failure_reported: bool = False
     last_status: PipelineStatus | None = None
+    fresh_status: Fresh[PipelineStatus] | None = None
     download: asyncio.Task[Path] | None = None
 
 
@@ -71,6 +75,12 @@ class Reconciler:
     def supervision(self, pipeline_id: str) -> Supervision:
         return self._supervision.setdefault(pipeline_id, Supervision())
 
+    def invalidate(self, pipeline_id: str) -> None:
+        """Read the worker's status afresh next time (after pausing or resuming it)."""
+        fresh = self.supervision(pipeline_id).fresh_status
+        if fresh is not None:
+            fresh.invalidate()
+
     def forget(self, pipeline_id: str) -> None:
         supervision = self._supervision.pop(pipeline_id, None)
         if supervision is not None and supervision.download is not None:
@@ -99,7 +109,9 @@ class Reconciler:
         if supervision.given_up and supervision.last_status is not None:
             return supervision.last_status
         if alive:
-            return await self.observe(record)
+            if supervision.fresh_status is None:
+                supervision.fresh_status = Fresh(lambda: self.observe(record), STATUS_MAX_AGE)
+            return await supervision.fresh_status.get()
         if supervision.download is not None:
             state, reason = "downloading", None
         elif supervision.launched_at is None:
@@ -144,6 +156,7 @@ class Reconciler:
         supervision.given_up = False
         supervision.failure_reported = False
         supervision.last_status = None
+        supervision.fresh_status = None
         if event:
             await self._store.add_event(record.id, event)
 
