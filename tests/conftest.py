@@ -27,5 +27,5 @@ def shared_file(*parts: str) -> Path:
     """A file from ../shared, or a skip that says it is absent."""
     path = shared_dir().joinpath(*parts)
     if not path.is_file():
-        pytest.skip(f"test data {path} is absent")
+        pytest.skip(reason=f"test data {path} is absent")
     return path

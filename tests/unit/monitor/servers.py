@@ -20,7 +20,7 @@ START_TIMEOUT = 30.0
 def _binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} is not installed (make system-deps installs it)")
+        pytest.skip(reason=f"{name} is not installed (make system-deps installs it)")
     return path
 
 
