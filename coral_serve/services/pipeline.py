@@ -169,11 +169,6 @@ class PipelineService:
         await self._record(pipeline_id)
         return await store.events(pipeline_id, limit)
 
-    async def reconcile_now(self) -> None:
-        """Run one reconcile pass at once (the loop runs them on its interval too)."""
-        _, reconciler = self._ready()
-        await reconciler.reconcile()
-
     async def check_store(self) -> CheckResult:
         """Readiness: the store file is still there and answers a query."""
         store, _ = self._ready()
