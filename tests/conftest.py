@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,10 @@ def shared_file(*parts: str) -> Path:
     if not path.is_file():
         pytest.skip(reason=f"test data {path} is absent")
     return path
+
+
+def run_coral_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m coral_serve ARGS` as a user types it, for what happens before Ray starts."""
+    return subprocess.run(
+        [sys.executable, "-m", "coral_serve", *args], capture_output=True, text=True, timeout=60
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from coral_serve.config import ConfigError, ConfigSources, load_config
+from tests.conftest import run_coral_serve
 
 
 def problems(sources: ConfigSources) -> list[str]:
@@ -89,12 +90,7 @@ def test_cli_exits_2_naming_the_key_without_traceback() -> None:
 
 
 def test_python_m_coral_serve_rejects_bad_overrides_with_exit_2() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "coral_serve", "streams.webrtc=nope"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_coral_serve("streams.webrtc=nope")
     assert result.returncode == 2
     assert "streams.webrtc: no option 'nope'" in result.stderr
     assert "Traceback" not in result.stderr

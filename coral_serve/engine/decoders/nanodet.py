@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,15 +30,9 @@ class NanoDetDecoder(Decoder):
     name = "nanodet"
     strides: tuple[int, ...] = (8, 16, 32)
 
-    def __init__(
-        self,
-        classes: Sequence[str],
-        input_size: tuple[int, int],
-        confidence: float = 0.35,
-        iou: float = 0.45,
-        max_detections: int = 100,
-    ) -> None:
-        super().__init__(classes, input_size, confidence, iou, max_detections)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Takes `Decoder`'s arguments; precomputes each stride's cell centres."""
+        super().__init__(*args, **kwargs)
         width, height = self.input_size
         self._centres: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
         for stride in self.strides:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.conftest import run_coral_serve
 from tests.unit.webapp import make_config, running_app
 
 ADMIN = "admin-token-0123456789abcdef"
@@ -124,12 +123,7 @@ async def test_wildcard_cors_never_allows_credentials(tmp_path: Path) -> None:
 
 
 def test_prod_refuses_to_start_without_an_admin_token() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "coral_serve", "web=prod"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_coral_serve("web=prod")
     assert result.returncode == 2
     assert "http.auth.tokens: token authentication needs at least one admin token" in result.stderr
 
