@@ -7,7 +7,7 @@ from pydantic import Field, field_validator
 from coral_serve.config.base import CoralBaseModel
 from coral_serve.engine.spec import PipelineSpec, RestartPolicy
 
-__all__ = ["DownloadConfig", "PipelinesConfig", "RestartPolicy", "SourcePolicy"]
+__all__ = ["DownloadConfig", "ModelPolicy", "PipelinesConfig", "RestartPolicy", "SourcePolicy"]
 
 
 class DownloadConfig(CoralBaseModel):
@@ -29,6 +29,14 @@ class SourcePolicy(CoralBaseModel):
         default_factory=list,
         description="Directories local file sources must lie under; empty allows no local "
         "files at all (the data dir is always allowed).",
+    )
+
+
+class ModelPolicy(CoralBaseModel):
+    roots: list[str] = Field(
+        default_factory=list,
+        description="Directories model files and class-name files must lie under, symlinks "
+        "resolved; empty allows only the data dir (which is always allowed).",
     )
 
 
@@ -56,6 +64,9 @@ class PipelinesConfig(CoralBaseModel):
     )
     sources: SourcePolicy = Field(
         default_factory=SourcePolicy, description="Which sources pipelines may open."
+    )
+    models: ModelPolicy = Field(
+        default_factory=ModelPolicy, description="Which model files pipelines may load."
     )
     declared: list[PipelineSpec] = Field(
         default_factory=list,
