@@ -8,6 +8,12 @@ __all__ = ["CoralBaseModel"]
 
 
 class CoralBaseModel(BaseModel):
-    """Forbids unknown keys so a typo in YAML is an error, not a silently ignored setting."""
+    """Forbids unknown keys so a typo in YAML is an error, not a silently ignored setting.
 
-    model_config = ConfigDict(extra="forbid", validate_default=True, use_enum_values=False)
+    NaN and infinity are refused everywhere: JSON cannot carry them, so a stored one would
+    not read back.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, use_enum_values=False, allow_inf_nan=False
+    )

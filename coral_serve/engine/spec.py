@@ -196,19 +196,33 @@ class OutputSpec(CoralBaseModel):
     jpeg_quality: int = Field(default=80, ge=1, le=100, description="JPEG quality of live frames.")
 
 
+# Ray's own resource names: asking for them under `custom` makes Ray refuse the actor.
+_RESERVED_RESOURCES = frozenset({"CPU", "GPU", "memory", "object_store_memory"})
+_RESERVED_PREFIXES = ("node:", "accelerator_type:")
+# Far above any node, yet small enough that Ray and JSON carry the number exactly.
+_MAX_RESOURCE_AMOUNT = 1_000_000
+
+
 class ResourcesSpec(CoralBaseModel):
-    num_cpus: float = Field(default=0.25, ge=0, description="CPUs reserved for the pipeline.")
-    num_gpus: float = Field(default=0.0, ge=0, description="GPUs reserved for the pipeline.")
-    custom: dict[str, float] = Field(
+    num_cpus: float = Field(
+        default=0.25, ge=0, le=1024, description="CPUs reserved for the pipeline."
+    )
+    num_gpus: float = Field(
+        default=0.0, ge=0, le=256, description="GPUs reserved for the pipeline."
+    )
+    custom: dict[str, Annotated[float, Field(ge=0, le=_MAX_RESOURCE_AMOUNT)]] = Field(
         default_factory=dict, description="Custom Ray resources, e.g. {NPU: 1}."
     )
 
     @field_validator("custom")
     @classmethod
-    def _non_negative(cls, custom: dict[str, float]) -> dict[str, float]:
-        for key, amount in custom.items():
-            if amount < 0:
-                raise ValueError(f"resource {key!r} must not be negative")
+    def _not_reserved(cls, custom: dict[str, float]) -> dict[str, float]:
+        for key in custom:
+            if key in _RESERVED_RESOURCES or key.startswith(_RESERVED_PREFIXES):
+                raise ValueError(
+                    f"{key!r} is reserved by Ray and cannot be a custom resource; "
+                    "use num_cpus or num_gpus"
+                )
         return custom
 
 

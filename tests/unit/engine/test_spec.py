@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from coral_serve.config import ConfigError, ConfigSources, load_config
 from coral_serve.engine.redact import masked_text, masked_uri
 from coral_serve.engine.spec import DecoderName, Pacing, PipelineSpec, RestartPolicy
 
@@ -121,3 +122,49 @@ def test_masked_text_and_public_dict_never_show_the_password() -> None:
     assert "hunter2" not in str(public) and "admin" not in str(public)
     assert public["source"]["uri"] == "rtsp://***@10.0.0.5:554/stream1"
     assert parsed.source.uri.endswith("@10.0.0.5:554/stream1")  # the real one stays usable
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"custom": {"NPU": float("nan")}},
+        {"custom": {"NPU": float("inf")}},
+        {"num_cpus": float("inf")},
+        {"num_gpus": float("nan")},
+        {"num_cpus": 1e400},
+        {"num_cpus": 5000},
+        {"num_gpus": 1000},
+        {"custom": {"NPU": 1e9}},
+    ],
+)
+def test_resources_must_be_finite_and_bounded(resources: dict) -> None:
+    with pytest.raises(ValidationError) as info:
+        PipelineSpec.model_validate(spec(resources=resources))
+    assert info.value.errors()[0]["loc"][0] == "resources"
+
+
+def test_non_finite_numbers_are_refused_in_every_section() -> None:
+    source = {"uri": "a.mp4", "max_fps": float("inf")}
+    with pytest.raises(ValidationError, match="finite number"):
+        PipelineSpec.model_validate(spec(source=source))
+    with pytest.raises(ValidationError, match="finite number"):
+        PipelineSpec.model_validate_json(
+            '{"name": "n", "source": {"uri": "a", "timeout": NaN}, "model": {"backend": "none"}}'
+        )
+
+
+def test_non_finite_number_in_the_descriptor_names_its_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(ConfigSources(sets=["pipelines.downloads.timeout=.inf"], environ={}))
+    lines = [str(problem) for problem in caught.value.problems]
+    assert any(line.startswith("pipelines.downloads.timeout:") for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["CPU", "GPU", "memory", "object_store_memory", "node:10.0.0.5", "accelerator_type:A100"],
+)
+def test_ray_reserved_resources_are_not_custom(name: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        PipelineSpec.model_validate(spec(resources={"custom": {name: 1}}))
+    assert "use num_cpus or num_gpus" in str(info.value)
