@@ -10,6 +10,7 @@ from typing import Any
 from coral_serve.engine.engine import PipelineEngine
 from coral_serve.engine.recorder import RecordingSettings, SegmentRecorder
 from coral_serve.engine.spec import PipelineSpec
+from coral_serve.logs import mask_handlers
 
 __all__ = ["PipelineWorker"]
 
@@ -26,6 +27,7 @@ class PipelineWorker:
         generation: int,
         recordings: RecordingSettings | None = None,
     ) -> None:
+        mask_handlers()  # a Ray actor's process: its logs are masked like the driver's
         self.pipeline_id = pipeline_id
         self.generation = generation
         self._recorder: SegmentRecorder | None = None
