@@ -18,6 +18,7 @@ from ray.serve.deployment import Deployment
 from coral_serve.config import ConfigSources, CoralConfig, load_config
 from coral_serve.config.deployments import DeploymentOptions
 from coral_serve.config.layers import parse_scalar
+from coral_serve.logs import mask_handlers
 from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
@@ -40,6 +41,7 @@ class Ingress:
     def __init__(
         self, config: CoralConfig, pipelines: Any, streams: Any, monitor: Any, health: Any
     ) -> None:
+        mask_handlers()
         services = Services.wrap(
             pipelines=pipelines, streams=streams, monitor=monitor, health=health
         )
@@ -54,6 +56,7 @@ def _service_deployment(service_cls: type, name: str, options: DeploymentOptions
 
     class Replica(service_cls):  # type: ignore[valid-type, misc]
         async def __init__(self, *args: Any, **kwargs: Any) -> None:
+            mask_handlers()  # each replica is a Ray process of its own
             service_cls.__init__(self, *args, **kwargs)
             await self.start()
 

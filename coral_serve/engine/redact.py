@@ -8,15 +8,17 @@ __all__ = ["MASK", "masked_text", "masked_uri"]
 
 MASK = "***"
 
-# Query parameters that carry credentials in camera and streaming URLs.
+# Query parameters that carry credentials in camera and streaming URLs; a name also counts
+# when it ends in one of these after `_`, `-` or `.` (`client_secret`, `X-Amz-Signature`).
 _SECRET_PARAMS = (
-    "access_token", "api_key", "apikey", "auth", "key", "pass", "passwd", "password", "pwd",
-    "secret", "sig", "signature", "token",
+    "apikey", "auth", "credential", "credentials", "key", "pass", "passcode", "passphrase",
+    "passwd", "password", "pwd", "secret", "sig", "signature", "token",
 )  # fmt: skip
 # Greedy up to the last "@" of the authority, so a password containing "@" is masked whole.
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#]*@")
 _QUERY_SECRET = re.compile(
-    r"(?P<lead>[?&](?:" + "|".join(_SECRET_PARAMS) + r")=)[^&#\s]*", re.IGNORECASE
+    r"(?P<lead>[?&;](?:[^&#=\s]*[_.-])?(?:" + "|".join(_SECRET_PARAMS) + r")=)[^&#\s]*",
+    re.IGNORECASE,
 )
 
 

@@ -100,10 +100,12 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         path, method = scope["path"], scope["method"]
+        identity = self._identify(scope)
         if self._is_open(path):
+            if identity is not None:  # open paths may say more to a known caller (`/readyz`)
+                scope.setdefault("state", {})["identity"] = identity
             await self.app(scope, receive, send)
             return
-        identity = self._identify(scope)
         if identity is None:
             response = error_response(401, "a valid bearer token is required")
             response.headers["WWW-Authenticate"] = "Bearer"

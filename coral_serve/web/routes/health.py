@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from coral_serve.services.checks import CheckResult, Readiness
@@ -17,6 +17,8 @@ router = APIRouter(tags=["health"])
 
 # Longer than any single check's deadline, so HealthService reports which check hung.
 _READINESS_TIMEOUT = 35.0
+# What an anonymous caller does not see: paths, addresses and errors inside each check.
+_DETAILS = {"checks": {"__all__": {"detail", "seconds"}}}
 
 
 @router.get("/healthz", summary="Liveness: the ingress process answers")
@@ -27,10 +29,14 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: store, deployments and configured probes",
+    description="Without a token (when authentication is on) only the verdict and each "
+    "check's name and result; details such as paths and sink errors need a token.",
     response_model=Readiness,
     responses={503: {"model": Readiness}},
 )
-async def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
+async def readyz(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> JSONResponse:
     try:
         readiness: Readiness = await asyncio.wait_for(
             services.health.call("readiness"), timeout=_READINESS_TIMEOUT
@@ -40,4 +46,6 @@ async def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONRe
             ready=False,
             checks=[CheckResult(name="health_service", ok=False, detail=type(exc).__name__)],
         )
-    return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)
+    verbose = "identity" in request.scope.get("state", {})
+    body = readiness.model_dump(exclude=None if verbose else _DETAILS)
+    return JSONResponse(body, status_code=200 if readiness.ready else 503)
