@@ -27,21 +27,21 @@ test: setup system-deps lint test-unit test-ray test-cluster test-browser
 
 # Tier 1: no Ray at all (in-process services, routes through httpx.ASGITransport).
 test-unit: setup
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q -rs tests/unit
 
 # Tiers 2/3: a real Ray; its own pytest process, since Ray sessions do not mix with tier 1.
 test-ray: setup
-	$(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q -rs tests/integration
 
 # A multi-node Ray cluster simulated on this machine (ray.cluster_utils): the test process
 # is one of its drivers, so it shares its pytest process with no other Ray test.
 test-cluster: setup
-	$(PY) -m pytest -q tests/cluster
+	$(PY) -m pytest -q -rs tests/cluster
 
 # Headless Debian Chromium (driven by Playwright, never `playwright install`) against
 # in-process services on a loopback port.
 test-browser: setup system-deps
-	$(PY) -m pytest -q tests/browser
+	$(PY) -m pytest -q -rs tests/browser
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -9,28 +9,38 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.skip_policy"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES_DIR = REPO_ROOT / "examples"
 
 
 def shared_dir() -> Path:
-    """Test models and media live beside the repository (../shared), not inside it."""
+    """Data that may not live in the repository sits beside it (../shared)."""
     return Path(os.environ.get("CORAL_SHARED_DIR", REPO_ROOT.parent / "shared"))
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's own CORAL_* variables must not change what the tests see."""
+    """A developer's own CORAL_* variables must not change what the tests see, and the
+    dev profile's demo pipeline stays off (tests that start a server count its pipelines);
+    subprocesses inherit both."""
     for name in list(os.environ):
         if name.startswith("CORAL_") and name != "CORAL_SHARED_DIR":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("CORAL_DEMO", "none")
 
 
 def shared_file(*parts: str) -> Path:
-    """A file from ../shared, or a skip that says it is absent."""
-    path = shared_dir().joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(reason=f"test data {path} is absent")
-    return path
+    """A bundled file from examples/, else one from ../shared, else a skip saying why."""
+    for root in (EXAMPLES_DIR, shared_dir()):
+        path = root.joinpath(*parts)
+        if path.is_file():
+            return path
+    from tests.skip_policy import NOT_BUNDLED  # imported once pytest has loaded the plugin
+
+    reason = NOT_BUNDLED.get(parts, "is neither in examples/ nor in ../shared")
+    pytest.skip(reason=f"test data {'/'.join(parts)} {reason}")
 
 
 def run_coral_serve(*args: str) -> subprocess.CompletedProcess[str]:
