@@ -223,6 +223,12 @@ class PipelineEngine:
         """Remove and return the oldest result records."""
         return self._results.consume(max_items, exclude)
 
+    def read_results(
+        self, after: int = 0, max_items: int = 100, exclude: Sequence[str] = ()
+    ) -> list[dict]:
+        """Result records newer than `seq` `after`, left for other readers."""
+        return self._results.read(after, max_items, exclude)
+
     def status(self) -> dict[str, Any]:
         """JSON-ready health and counters; the source URI is masked."""
         snapshot = self._stats.snapshot()

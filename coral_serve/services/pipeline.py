@@ -156,11 +156,22 @@ class PipelineService:
         self, pipeline_id: str, max_items: int, exclude: Sequence[str] = ()
     ) -> list[dict[str, Any]]:
         """Return and remove buffered results (empty while the pipeline has no worker)."""
+        return await self._worker_results(pipeline_id, "consume_results", max_items, list(exclude))
+
+    async def read_results(
+        self, pipeline_id: str, after: int, max_items: int, exclude: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Buffered results with `seq > after`, left in place: a read any viewer may do."""
+        return await self._worker_results(
+            pipeline_id, "read_results", after, max_items, list(exclude)
+        )
+
+    async def _worker_results(
+        self, pipeline_id: str, method: str, *args: Any
+    ) -> list[dict[str, Any]]:
         await self._record(pipeline_id)
         try:
-            return await self._workers.call(
-                pipeline_id, "consume_results", max_items, list(exclude)
-            )
+            return await self._workers.call(pipeline_id, method, *args)
         except (WorkerGone, asyncio.TimeoutError):
             return []
 

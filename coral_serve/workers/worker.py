@@ -76,3 +76,8 @@ class PipelineWorker:
 
     def consume_results(self, max_items: int, exclude: Sequence[str]) -> list[dict[str, Any]]:
         return self._engine.consume_results(max_items, exclude)
+
+    def read_results(
+        self, after: int, max_items: int, exclude: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        return self._engine.read_results(after, max_items, exclude)

@@ -98,6 +98,13 @@ async def test_example_plugin_page_is_in_the_navigation_and_its_route_counts(
             lambda r: r.status_code == 200,
         )
         assert counts.json()["forward"] == 0  # a passthrough model detects nothing
+        # Counting reads past what it saw and leaves the results to other readers.
+        seen = await eventually(
+            lambda: client.get(f"/api/v1/pipelines/{pipeline_id}/results"), lambda r: r.json()
+        )
+        await client.get(f"/plugins/line-counter/counts/{pipeline_id}")
+        again = await client.get(f"/api/v1/pipelines/{pipeline_id}/results")
+        assert again.json()[0]["seq"] == seen.json()[0]["seq"]
         missing = await client.put("/plugins/line-counter/lines/unknown", json=line)
         assert missing.status_code == 404
 

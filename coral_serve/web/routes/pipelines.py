@@ -17,6 +17,10 @@ router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 
 PipelineId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Pipeline id.")]
 ServicesDep = Annotated[Services, Depends(get_services)]
+MaxResults = Annotated[int, Query(ge=1, le=10_000, description="Most results returned.")]
+ExcludeFields = Annotated[
+    str, Query(max_length=256, description="Comma-separated fields to leave out.")
+]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such pipeline"},
     422: {"description": "Invalid request"},
@@ -80,22 +84,45 @@ async def delete_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> Res
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+def _fields(exclude: str) -> list[str]:
+    return [field.strip() for field in exclude.split(",") if field.strip()]
+
+
 @router.get(
     "/{pipeline_id}/results",
     response_model=list[dict[str, Any]],
     responses=_ERRORS,
-    summary="Consume buffered results (returned ones are removed)",
+    summary="Read buffered results newer than `after` (nothing is removed)",
+)
+async def read_results(
+    pipeline_id: PipelineId,
+    services: ServicesDep,
+    after: Annotated[
+        int,
+        Query(
+            ge=0,
+            description="Return records whose `seq` is above this; pass the last `seq` seen.",
+        ),
+    ] = 0,
+    max: MaxResults = 100,
+    exclude: ExcludeFields = "",
+) -> list[dict[str, Any]]:
+    return await services.pipelines.call("read_results", pipeline_id, after, max, _fields(exclude))
+
+
+@router.post(
+    "/{pipeline_id}/results/consume",
+    response_model=list[dict[str, Any]],
+    responses=_ERRORS,
+    summary="Consume buffered results: returned ones are removed for every reader (admin)",
 )
 async def consume_results(
     pipeline_id: PipelineId,
     services: ServicesDep,
-    max: Annotated[int, Query(ge=1, le=10_000, description="Most results returned.")] = 100,
-    exclude: Annotated[
-        str, Query(max_length=256, description="Comma-separated fields to leave out.")
-    ] = "",
+    max: MaxResults = 100,
+    exclude: ExcludeFields = "",
 ) -> list[dict[str, Any]]:
-    fields = [field.strip() for field in exclude.split(",") if field.strip()]
-    return await services.pipelines.call("results", pipeline_id, max, fields)
+    return await services.pipelines.call("results", pipeline_id, max, _fields(exclude))
 
 
 @router.get("/{pipeline_id}/events", response_model=list[PipelineEvent], responses=_ERRORS)

@@ -36,6 +36,9 @@ class Counts(BaseModel):
 def build_router(context: PluginContext) -> APIRouter:
     router = APIRouter(tags=["plugin: line-counter"])
     counters: dict[str, tuple[LineBody, LineCounter]] = {}
+    # The `seq` of the last result each counter has seen: reading never takes results away
+    # from other readers of the pipeline.
+    cursors: dict[str, int] = {}
     pipelines = context.services.pipelines
 
     @router.put("/lines/{pipeline_id}", response_model=Counts)
@@ -43,6 +46,7 @@ def build_router(context: PluginContext) -> APIRouter:
         await pipelines.call("get", pipeline_id)  # 404 for unknown pipelines
         line = Line(body.x1, body.y1, body.x2, body.y2)
         counters[pipeline_id] = (body, LineCounter(line, frozenset(body.classes)))
+        cursors[pipeline_id] = 0
         return _counts(pipeline_id, *counters[pipeline_id])
 
     @router.get("/counts/{pipeline_id}", response_model=Counts)
@@ -50,9 +54,13 @@ def build_router(context: PluginContext) -> APIRouter:
         if pipeline_id not in counters:
             raise NotFoundError(f"no line set for pipeline {pipeline_id!r}; PUT one first")
         body, counter = counters[pipeline_id]
-        results = await pipelines.call("results", pipeline_id, _POLL_BATCH, [])
-        for result in sorted(results, key=lambda r: r["timestamp"]):
+        results = await pipelines.call(
+            "read_results", pipeline_id, cursors[pipeline_id], _POLL_BATCH, []
+        )
+        for result in results:  # oldest first
             counter.update(result["timestamp"], result["detections"])
+        if results:
+            cursors[pipeline_id] = results[-1]["seq"]
         return _counts(pipeline_id, body, counter)
 
     return router

@@ -24,12 +24,28 @@ def test_results_ring_is_bounded_and_consume_removes() -> None:
         ring.append(record(frame_id))
     assert len(ring) == 3 and ring.overflowed == 2
     assert [r["frame_id"] for r in ring.consume(2)] == [2, 3]
-    assert ring.consume(10, exclude_fields=("detections", "timestamp")) == [
+    assert ring.consume(10, exclude_fields=("detections", "timestamp", "seq")) == [
         {"frame_id": 4, "source_id": "s"}
     ]
     assert ring.consume() == [] and len(ring) == 0
     with pytest.raises(ValueError):
         ResultsBuffer(0)
+
+
+def test_results_ring_reads_by_seq_without_removing() -> None:
+    ring = ResultsBuffer(3)
+    for frame_id in range(5):
+        ring.append(record(frame_id))
+    assert [r["seq"] for r in ring.read()] == [3, 4, 5]  # 1 and 2 were pushed out
+    assert [r["frame_id"] for r in ring.read(after=3, max_items=1)] == [3]
+    assert ring.read(after=5) == [] and len(ring) == 3
+    assert ring.read(after=4, exclude_fields=("detections", "timestamp")) == [
+        {"seq": 5, "frame_id": 4, "source_id": "s"}
+    ]
+    # A cursor from an earlier worker (numbering restarted) reads from the oldest record.
+    fresh = ResultsBuffer(3)
+    fresh.append(record(0))
+    assert [r["seq"] for r in fresh.read(after=40)] == [1]
 
 
 def test_results_ring_under_concurrent_writers() -> None:

@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import run_coral_serve
+from tests.conftest import run_coral_serve, shared_file
+from tests.unit.waiting import eventually
 from tests.unit.webapp import make_config, running_app
 
 ADMIN = "admin-token-0123456789abcdef"
@@ -133,3 +134,37 @@ def test_short_tokens_are_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="at least 16 characters"):
         make_config(tmp_path, "http.auth.tokens=[{name: x, role: admin, token: short}]")
+
+
+async def test_a_viewer_reads_results_without_draining_them(tmp_path: Path) -> None:
+    video = shared_file("media", "vtest-10s.mp4")
+    config = make_config(
+        tmp_path, "http.auth.mode=token", TOKENS, f"pipelines.sources.file_roots=[{video.parent}]"
+    )
+    spec = {
+        "name": "wall",
+        "source": {"uri": str(video), "loop": True},
+        "model": {"backend": "none"},
+        "outputs": {"results_buffer": 10_000},
+    }
+    async with running_app(config) as (client, _):
+        created = await client.post("/api/v1/pipelines", json=spec, headers=bearer(ADMIN))
+        results = f"/api/v1/pipelines/{created.json()['id']}/results"
+
+        async def read(token: str, **params: int) -> list[dict]:
+            return (await client.get(results, params=params, headers=bearer(token))).json()
+
+        seen = await eventually(lambda: read(VIEWER, max=3), lambda records: len(records) == 3)
+        seqs = [record["seq"] for record in seen]
+        assert seqs == sorted(seqs)
+        # Reading again gives the same records: nothing was taken away.
+        assert [r["seq"] for r in await read(VIEWER, max=3)] == seqs
+        newer = await eventually(lambda: read(VIEWER, after=seqs[-1]), bool)
+        assert all(record["seq"] > seqs[-1] for record in newer)
+
+        refused = await client.post(f"{results}/consume", headers=bearer(VIEWER))
+        consumed = await client.post(f"{results}/consume?max=3", headers=bearer(ADMIN))
+        left = await read(VIEWER, max=1)
+    assert refused.status_code == 403
+    assert [record["seq"] for record in consumed.json()] == seqs
+    assert left[0]["seq"] > seqs[-1]  # consuming is what removes records, for every reader
