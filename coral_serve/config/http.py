@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from enum import Enum
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -10,6 +11,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from coral_serve.config.base import CoralBaseModel
 
 __all__ = ["AuthConfig", "AuthMode", "HttpConfig", "Role", "StaticMount", "TokenConfig"]
+
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 class AuthMode(str, Enum):
@@ -27,10 +30,10 @@ class TokenConfig(CoralBaseModel):
     token: SecretStr | None = Field(
         default=None, description="Bearer token value (a secret; only its hash is kept)."
     )
-    token_sha256: str | None = Field(
+    token_sha256: SecretStr | None = Field(
         default=None,
-        pattern=r"^[0-9a-f]{64}$",
-        description="SHA-256 (hex) of the token, so the file need not hold the token itself.",
+        description="SHA-256 (hex) of the token, so the file need not hold the token itself "
+        "(masked like a secret: it allows offline guessing of the token).",
     )
     role: Role = Field(default=Role.viewer, description="Role granted: admin or viewer.")
 
@@ -40,13 +43,17 @@ class TokenConfig(CoralBaseModel):
             raise ValueError("give exactly one of token and token_sha256")
         if self.token is not None and len(self.token.get_secret_value()) < 16:
             raise ValueError("token must be at least 16 characters")
+        if self.token_sha256 is not None and not _SHA256_HEX.match(
+            self.token_sha256.get_secret_value()
+        ):
+            raise ValueError("token_sha256 must be 64 lowercase hex digits")
         return self
 
     @property
     def digest(self) -> str:
         """Hex SHA-256 of the token: the only form compared at request time."""
         if self.token_sha256 is not None:
-            return self.token_sha256
+            return self.token_sha256.get_secret_value()
         assert self.token is not None
         return hashlib.sha256(self.token.get_secret_value().encode()).hexdigest()
 
@@ -63,8 +70,21 @@ class AuthConfig(CoralBaseModel):
         default=300.0,
         gt=0,
         le=86400,
-        description="Lifetime in seconds of signed media URLs (video src, MJPEG).",
+        description="Lifetime in seconds of signed media URLs (video src, MJPEG); a URL "
+        "asking for a later expiry is refused.",
     )
+    url_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of signed media URLs (at least 32 characters); null: one generated "
+        "on first start and kept next to the pipeline store (`url-signing.key`, mode 0600).",
+    )
+
+    @field_validator("url_signing_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value()) < 32:
+            raise ValueError("url_signing_secret must be at least 32 characters")
+        return secret
 
 
 class StaticMount(CoralBaseModel):

@@ -22,6 +22,7 @@ from coral_serve.services.checks import CheckResult
 from coral_serve.services.downloads import Downloader, check_download_host
 from coral_serve.services.freshness import Fresh
 from coral_serve.services.reconciler import STATUS_MAX_AGE, Reconciler
+from coral_serve.services.secret_file import URL_SIGNING_SECRET_FILE, read_or_create_secret
 from coral_serve.services.sources import check_source, source_scheme
 from coral_serve.services.views import PipelineView
 from coral_serve.store.database import open_database
@@ -179,6 +180,12 @@ class PipelineService:
         store, _ = self._ready()
         await self._record(pipeline_id)
         return await store.events(pipeline_id, limit)
+
+    async def url_signing_secret(self) -> bytes:
+        """Key material of signed media URLs for every ingress replica, which may run on
+        other nodes: kept next to the store this replica alone owns (mode 0600)."""
+        path = self._store_path.with_name(URL_SIGNING_SECRET_FILE)
+        return await asyncio.to_thread(read_or_create_secret, path)
 
     async def check_store(self) -> CheckResult:
         """Readiness: the store file is still there and answers a query."""

@@ -40,7 +40,9 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
     app.state.config = config
     app.state.services = services
     install_error_handlers(app)
-    app.state.authenticator = Authenticator(config.http.auth)
+    app.state.authenticator = Authenticator(
+        config.http.auth, key_source=lambda: services.pipelines.call("url_signing_secret")
+    )
     # Added first, so they run inside CORS: a 401 still carries the CORS headers.
     app.add_middleware(AuthMiddleware, authenticator=app.state.authenticator)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.http.max_body_bytes)

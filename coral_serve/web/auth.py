@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coral_serve.config.http import AuthConfig, AuthMode, Role
 from coral_serve.web.errors import error_response
 
-__all__ = ["AuthMiddleware", "Authenticator", "Identity"]
+__all__ = ["AuthMiddleware", "Authenticator", "Identity", "KeySource"]
+
+log = logging.getLogger(__name__)
+
+KeySource = Callable[[], Awaitable[bytes]]
+"""Returns the shared secret signed URLs are keyed with when none is configured."""
 
 # Reachable without a token: probes, the static shells of the dashboard and of plugin pages
 # (they send the token with their API calls) and the API description.
@@ -28,6 +35,8 @@ _VIEWER_WRITES = re.compile(
     r"|POST /api/v1/auth/signed-url)$"
 )
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Clocks of ingress replicas on different nodes may disagree by this much.
+_CLOCK_SKEW = 30.0
 
 
 @dataclass(frozen=True)
@@ -40,14 +49,18 @@ ANONYMOUS_ADMIN = Identity(name="anonymous", role=Role.admin)
 
 
 class Authenticator:
-    """Compares token hashes in constant time; derives the signed-URL key from them, so
-    every ingress replica agrees and rotating tokens revokes old links."""
+    """Compares token hashes in constant time, and signs and checks media URLs.
 
-    def __init__(self, config: AuthConfig) -> None:
+    The URL key comes from `http.auth.url_signing_secret` or, when none is configured, from
+    `key_source` (PipelineService's secret file), fetched once: every ingress replica, on
+    any node, signs with the same key, and nothing any response or dump shows derives it.
+    """
+
+    def __init__(self, config: AuthConfig, key_source: KeySource) -> None:
         self.config = config
         self._tokens = [(token.digest, Identity(token.name, token.role)) for token in config.tokens]
-        material = "|".join(sorted(digest for digest, _ in self._tokens)).encode()
-        self._url_key = hashlib.sha256(b"coral-signed-url|" + material).digest()
+        self._key_source = key_source
+        self._url_key: bytes | None = None
 
     @property
     def enabled(self) -> bool:
@@ -61,24 +74,44 @@ class Authenticator:
                 found = identity
         return found
 
-    def sign(self, path: str, now: float | None = None) -> str:
-        expires = int((now or time.time()) + self.config.signed_url_ttl)
-        return f"{path}?exp={expires}&sig={self._signature(path, expires)}"
+    async def sign(self, path: str, role: Role, now: float | None = None) -> str:
+        """`path?exp=..&role=..&sig=..`: opens `path` with `role`'s rights until `exp`."""
+        expires = int((time.time() if now is None else now) + self.config.signed_url_ttl)
+        signature = await self._signature(path, expires, role)
+        return f"{path}?{urlencode({'exp': expires, 'role': role.value, 'sig': signature})}"
 
-    def verify_signed(self, path: str, query: str) -> bool:
+    async def verify_signed(self, path: str, query: str) -> Identity | None:
+        """The identity a signed URL grants, or None: wrong path, role or signature, expired,
+        or expiring later than a URL signed now could (`signed_url_ttl`)."""
         params = parse_qs(query)
         try:
             expires = int(params["exp"][0])
+            role = Role(params["role"][0])
             signature = params["sig"][0]
         except (KeyError, ValueError, IndexError):
-            return False
-        return expires >= time.time() and hmac.compare_digest(
-            signature, self._signature(path, expires)
-        )
+            return None
+        now = time.time()
+        if not now <= expires <= now + self.config.signed_url_ttl + _CLOCK_SKEW:
+            return None
+        expected = await self._signature(path, expires, role)
+        if not hmac.compare_digest(signature, expected):
+            return None
+        return Identity(name="signed-url", role=role)
 
-    def _signature(self, path: str, expires: int) -> str:
-        message = f"{path}|{expires}".encode()
-        return hmac.new(self._url_key, message, hashlib.sha256).hexdigest()
+    async def _signature(self, path: str, expires: int, role: Role) -> str:
+        message = f"{path}|{expires}|{role.value}".encode()
+        return hmac.new(await self._key(), message, hashlib.sha256).hexdigest()
+
+    async def _key(self) -> bytes:
+        if self._url_key is None:
+            configured = self.config.url_signing_secret
+            secret = (
+                configured.get_secret_value().encode()
+                if configured is not None
+                else await self._key_source()
+            )
+            self._url_key = hmac.new(secret, b"coral-signed-url", hashlib.sha256).digest()
+        return self._url_key
 
 
 def allowed(identity: Identity, method: str, path: str) -> bool:
@@ -100,7 +133,14 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         path, method = scope["path"], scope["method"]
-        identity = self._identify(scope)
+        try:
+            identity = await self._identify(scope)
+        except Exception as exc:  # the signing key could not be fetched
+            log.warning("cannot check a signed URL: %s: %s", type(exc).__name__, exc)
+            await error_response(503, "signed URLs cannot be checked right now")(
+                scope, receive, send
+            )
+            return
         if self._is_open(path):
             if identity is not None:  # open paths may say more to a known caller (`/readyz`)
                 scope.setdefault("state", {})["identity"] = identity
@@ -122,12 +162,12 @@ class AuthMiddleware:
             return not self.auth.config.protect_metrics
         return bool(_OPEN_PATHS.match(path))
 
-    def _identify(self, scope: Scope) -> Identity | None:
+    async def _identify(self, scope: Scope) -> Identity | None:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")
                 return self.auth.identify(token.strip()) if scheme.lower() == "bearer" else None
         query = scope.get("query_string", b"").decode("latin-1")
-        if scope["method"] in ("GET", "HEAD") and self.auth.verify_signed(scope["path"], query):
-            return Identity(name="signed-url", role=Role.viewer)
+        if scope["method"] in ("GET", "HEAD") and "sig=" in query:
+            return await self.auth.verify_signed(scope["path"], query)
         return None

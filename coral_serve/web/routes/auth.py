@@ -40,5 +40,8 @@ async def whoami(request: Request) -> WhoAmI:
 
 @router.post("/signed-url", response_model=SignedUrl)
 async def signed_url(body: SignRequest, request: Request) -> SignedUrl:
+    """The URL grants the caller's own role, never more."""
+    identity = request.scope["state"]["identity"]
     auth: Authenticator = request.app.state.authenticator
-    return SignedUrl(url=auth.sign(body.path), expires_in=auth.config.signed_url_ttl)
+    url = await auth.sign(body.path, identity.role)
+    return SignedUrl(url=url, expires_in=auth.config.signed_url_ttl)

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from coral_serve.config.http import Role
 from tests.conftest import run_coral_serve, shared_file
 from tests.unit.waiting import eventually
 from tests.unit.webapp import make_config, running_app
@@ -94,7 +95,7 @@ async def test_signed_urls_open_exactly_one_path_until_they_expire(secured) -> N
         other = await client.get(f"/api/v1/recordings/abc/other.mp4?{urlsplit(url).query}")
         tampered = await client.get(f"{path}?exp={query['exp'][0]}&sig={'0' * 64}")
         auth = services["app"].state.authenticator
-        expired = await client.get(auth.sign(path, now=time.time() - 10_000))
+        expired = await client.get(await auth.sign(path, Role.viewer, now=time.time() - 10_000))
         not_media = await client.post(
             "/api/v1/auth/signed-url", json={"path": "/api/v1/pipelines"}, headers=bearer(VIEWER)
         )
