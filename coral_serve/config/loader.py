@@ -27,7 +27,7 @@ from coral_serve.config.layers import (
 )
 from coral_serve.config.monitoring import SINK_TYPES
 
-__all__ = ["ConfigSources", "conf_dir", "config_groups", "load_config"]
+__all__ = ["ConfigSources", "conf_dir", "config_groups", "examples_dir", "load_config"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _SECRET_WORDS = ("token", "credential", "password", "secret")
@@ -39,6 +39,18 @@ def conf_dir() -> Path:
         if (candidate / "config.yaml").is_file():
             return candidate
     raise FileNotFoundError("coral_serve's conf/ tree is missing from this installation")
+
+
+def examples_dir() -> Path:
+    """The checkout's bundled models and media (`examples/`, beside `conf/`); an installed
+    wheel ships none, so there it names a folder that does not exist."""
+    return conf_dir().parent / "examples"
+
+
+# `${coral.examples:media/vtest.mp4}`: an absolute path, since Ray workers run elsewhere.
+OmegaConf.register_new_resolver(
+    "coral.examples", lambda relative="": str(examples_dir() / relative), replace=True
+)
 
 
 @cache

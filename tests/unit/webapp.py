@@ -23,7 +23,9 @@ from coral_serve.workers.local import LocalWorkerPool
 
 
 def make_config(tmp_path: Path, *sets: str) -> CoralConfig:
-    return load_config(ConfigSources(sets=[f"pipelines.data_dir={tmp_path}", *sets], environ={}))
+    """The dev defaults without the demo pipeline (tests count their pipelines)."""
+    sources = ConfigSources(sets=[f"pipelines.data_dir={tmp_path}", "demo=none", *sets], environ={})
+    return load_config(sources)
 
 
 @asynccontextmanager
