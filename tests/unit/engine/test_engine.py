@@ -38,10 +38,8 @@ def closed_port() -> int:
 def test_start_pause_resume_stop(short_video: Path) -> None:
     engine = make_engine(str(short_video), loop=True)  # paced at the file's 10 fps
     assert engine.state == "starting"
-    began = time.monotonic()
     engine.start()
     engine.start()  # idempotent
-    assert time.monotonic() - began < 0.1
     assert wait_until(lambda: engine.state == "running", timeout=5)
     assert wait_until(lambda: engine.latest_frame() is not None, timeout=5)
     engine.pause()
@@ -62,6 +60,18 @@ def test_start_pause_resume_stop(short_video: Path) -> None:
     engine.resume()
     assert engine.state == "stopped" and engine.reason is None
     assert engine.wait_frame(10**9, timeout=5) is None  # returns at once once stopped
+
+
+def test_start_returns_while_the_source_is_still_opening() -> None:
+    with socket.socket() as silent:  # accepts connections, never answers: opening hangs
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        engine = make_engine(f"http://127.0.0.1:{silent.getsockname()[1]}/live.mjpg", timeout=2)
+        engine.start()
+        try:
+            assert engine.state == "starting" and engine.latest_frame() is None
+        finally:
+            engine.stop()
 
 
 def test_file_end_finishes_with_every_frame(short_video: Path) -> None:
@@ -121,17 +131,18 @@ def test_max_fps_subsamples_by_media_time(short_video: Path) -> None:
 
 def test_file_is_paced_at_its_own_fps(short_video: Path) -> None:
     engine = make_engine(str(short_video), outputs={"stream_fps": 2})
+    began = time.monotonic()
     engine.start()
     try:
-        assert wait_until(lambda: processed(engine) >= 1, timeout=5)
-        began, start_count = time.monotonic(), processed(engine)
-        time.sleep(1.5)
-        rate = (processed(engine) - start_count) / (time.monotonic() - began)
+        assert wait_until(lambda: processed(engine) >= 15, timeout=30)
+        # Pacing never runs ahead of the file's clock (a busy box only makes it slower);
+        # the rate it holds is a figure of bench/engine.py.
+        elapsed, count = time.monotonic() - began, processed(engine)
         latest = engine.latest_frame()
     finally:
         engine.stop()
-    assert 8 <= rate <= 12, rate
-    assert latest is not None and latest[0] <= 5  # JPEGs limited to stream_fps=2
+    assert count <= 10 * elapsed + 1, (count, elapsed)
+    assert latest is not None and latest[0] <= 2 * elapsed + 1  # JPEGs limited to stream_fps=2
 
 
 def test_wait_frame_blocks_until_a_newer_frame(short_video: Path) -> None:
@@ -140,10 +151,8 @@ def test_wait_frame_blocks_until_a_newer_frame(short_video: Path) -> None:
     try:
         first = engine.wait_frame(0, timeout=5)
         assert first is not None
-        began = time.monotonic()
-        second = engine.wait_frame(first[0], timeout=5)
+        second = engine.wait_frame(first[0], timeout=30)
         assert second is not None and second[0] > first[0] and second[1] > first[1]
-        assert 0.02 < time.monotonic() - began < 1.0  # waited for the next 10 fps frame
     finally:
         engine.stop()
 
@@ -221,9 +230,8 @@ def test_live_source_drops_stale_frames_and_reconnects(
         assert wait_until(lambda: processed(engine) >= 10, timeout=10)
         status = engine.status()
         assert status["live"] is True and engine.state == "running"
+        # only the newest frame waits, so no backlog builds up (latency: bench/engine.py)
         assert status["counters"]["frames_dropped"] > 0
-        # only the newest frame waits: latency stays near one processing time, no backlog
-        assert status["latency"]["end_to_end"]["p95"] < 0.35
         mjpeg_server.close()
         assert wait_until(lambda: engine.state == "reconnecting", timeout=5)
         replacement = MjpegServer(mjpeg_frames, fps=30, port=mjpeg_server.port)
@@ -254,7 +262,6 @@ def test_realtime_pacing_drops_frames_a_slow_pipeline_cannot_take(short_video: P
     counters = status["counters"]
     assert counters["frames_dropped"] > 0
     assert counters["frames_read"] >= counters["frames_processed"] + counters["frames_dropped"]
-    assert status["latency"]["end_to_end"]["p95"] < 0.6  # no backlog builds up
 
 
 def test_missing_camera_fails_after_its_attempts() -> None:

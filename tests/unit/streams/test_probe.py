@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import cv2
@@ -81,12 +80,10 @@ async def test_a_source_that_never_answers_is_a_504_not_a_hang(
     tmp_path, video, silent_server
 ) -> None:
     async with streams_app(tmp_path, video, "streams.capture_timeout=1") as (client, _):
-        began = time.monotonic()
+        # The server never answers: only `streams.capture_timeout` ends the probe.
         response = await client.post(PROBE, json={"uri": silent_server})
-        elapsed = time.monotonic() - began
         assert response.status_code == 504, response.text
         assert response.json()["error"] == "timeout"
         assert "streams.capture_timeout" in response.json()["detail"]
-        assert elapsed < 15
         # The service still answers meanwhile and afterwards.
         assert (await client.post(PROBE, json={"uri": str(video)})).status_code == 200
