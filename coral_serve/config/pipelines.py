@@ -7,7 +7,14 @@ from pydantic import Field, field_validator
 from coral_serve.config.base import CoralBaseModel
 from coral_serve.engine.spec import PipelineSpec, RestartPolicy
 
-__all__ = ["DownloadConfig", "ModelPolicy", "PipelinesConfig", "RestartPolicy", "SourcePolicy"]
+__all__ = [
+    "DownloadConfig",
+    "EventRetention",
+    "ModelPolicy",
+    "PipelinesConfig",
+    "RestartPolicy",
+    "SourcePolicy",
+]
 
 
 class DownloadConfig(CoralBaseModel):
@@ -17,6 +24,15 @@ class DownloadConfig(CoralBaseModel):
     allow_private_networks: bool = Field(
         default=False,
         description="Allow downloads from link-local and cloud metadata addresses.",
+    )
+
+
+class EventRetention(CoralBaseModel):
+    max_age_days: float = Field(
+        default=30.0, gt=0, le=3650, description="Lifecycle events older than this are removed."
+    )
+    max_per_pipeline: int = Field(
+        default=1000, ge=1, le=1_000_000, description="Newest lifecycle events kept per pipeline."
     )
 
 
@@ -67,6 +83,10 @@ class PipelinesConfig(CoralBaseModel):
     )
     models: ModelPolicy = Field(
         default_factory=ModelPolicy, description="Which model files pipelines may load."
+    )
+    events: EventRetention = Field(
+        default_factory=EventRetention,
+        description="How long lifecycle events are kept (those of deleted pipelines go with them).",
     )
     declared: list[PipelineSpec] = Field(
         default_factory=list,

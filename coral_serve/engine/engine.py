@@ -88,7 +88,11 @@ class PipelineEngine:
     and returns promptly (`stop` waits at most its timeout).
     """
 
-    def __init__(self, spec: PipelineSpec, recorder: Recorder | None = None) -> None:
+    def __init__(
+        self, spec: PipelineSpec, recorder: Recorder | None = None, paused: bool = False
+    ) -> None:
+        """`paused`: start as if `pause()` had been called (a paused pipeline restored after
+        a restart must not process a single frame)."""
         self.spec = spec
         self._recorder = recorder
         self._recorder_failed = False
@@ -109,6 +113,8 @@ class PipelineEngine:
         self._source = VideoSource(
             spec.source, self._frames, self._stats, self._fail, name=f"coral-{spec.name}"
         )
+        if paused:
+            self.pause()
         self._supervisor: threading.Thread | None = None
         self._stages: list[threading.Thread] = []
         self._frame_cond = threading.Condition()

@@ -41,6 +41,8 @@ __all__ = ["PipelineService", "declared_id"]
 
 log = logging.getLogger(__name__)
 
+# Seconds between two prunings of the event log by the reconcile loop.
+_PRUNE_INTERVAL = 60.0
 _DECLARED_NAMESPACE = uuid.UUID("6f0d3a52-55a4-4c3e-9a51-c0a1c0a01000")
 
 
@@ -148,6 +150,7 @@ class PipelineService:
                 await store.delete(pipeline_id)
             await self._workers.kill(pipeline_id)
             await self._downloader.remove(pipeline_id)
+            await self._prune_events()  # its events go with it
         reconciler.forget(pipeline_id)
         self._live.invalidate()
         if record is not None:
@@ -299,12 +302,21 @@ class PipelineService:
             elif existing.spec != spec or existing.restart_policy != record.restart_policy:
                 await store.replace_spec(record, "redeclared")
 
+    async def _prune_events(self) -> None:
+        store, _ = self._ready()
+        retention = self._config.pipelines.events
+        await store.prune_events(retention.max_age_days * 86400, retention.max_per_pipeline)
+
     async def _reconcile_loop(self) -> None:
         _, reconciler = self._ready()
         interval = self._config.pipelines.reconcile_interval
+        pruned_at = float("-inf")
         while True:
             try:
                 await reconciler.reconcile()
+                if time.monotonic() - pruned_at >= _PRUNE_INTERVAL:
+                    pruned_at = time.monotonic()
+                    await self._prune_events()
             except Exception:
                 log.exception("reconcile pass failed")
             self._wake.clear()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from coral_serve.engine.redact import masked_text
 from coral_serve.engine.spec import PipelineSpec, RestartPolicy
 from coral_serve.errors import CoralError
 from coral_serve.services.downloads import Downloader
@@ -22,6 +25,8 @@ __all__ = ["Reconciler", "Supervision"]
 log = logging.getLogger(__name__)
 
 STATUS_TIMEOUT = 3.0
+# Pipelines one pass looks at together: N pending workers cost one status timeout, not N.
+PASS_CONCURRENCY = 16
 # API reads share a worker's status this long, so a burst of requests costs one actor call.
 STATUS_MAX_AGE = 0.5
 # A worker that ran this long since its last (re)start is healthy again: backoff resets.
@@ -42,6 +47,18 @@ class Supervision:
     last_status: PipelineStatus | None = None
     fresh_status: Fresh[PipelineStatus] | None = None
     download: asyncio.Task[Path] | None = None
+    # Why the last attempt to start a worker failed (None once one started) and how many
+    # attempts in a row failed: the backoff between attempts grows with them.
+    launch_error: str | None = None
+    launch_failures: int = 0
+
+
+@dataclass
+class _SharedLock:
+    """A pipeline's lock and how many coroutines hold or wait for it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 def _waiting_for(spec: PipelineSpec) -> str:
@@ -66,11 +83,25 @@ class Reconciler:
         self._downloader = downloader
         self._backoff = (backoff_initial, backoff_max)
         self._supervision: dict[str, Supervision] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _SharedLock] = {}
 
-    def lock(self, pipeline_id: str) -> asyncio.Lock:
-        """Serialises API actions and reconcile passes on one pipeline."""
-        return self._locks.setdefault(pipeline_id, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def lock(self, pipeline_id: str) -> AsyncIterator[None]:
+        """Serialises API actions and reconcile passes on one pipeline.
+
+        The lock lives while anyone holds or awaits it, so nothing (not even `forget`) can
+        hand a second coroutine a fresh lock for the same pipeline, and ids of deleted
+        pipelines leave nothing behind.
+        """
+        shared = self._locks.setdefault(pipeline_id, _SharedLock())
+        shared.users += 1
+        try:
+            async with shared.lock:
+                yield
+        finally:
+            shared.users -= 1
+            if not shared.users:
+                del self._locks[pipeline_id]
 
     def supervision(self, pipeline_id: str) -> Supervision:
         return self._supervision.setdefault(pipeline_id, Supervision())
@@ -82,27 +113,59 @@ class Reconciler:
             fresh.invalidate()
 
     def forget(self, pipeline_id: str) -> None:
+        """Drop what is known about a pipeline's worker (restarted or deleted)."""
         supervision = self._supervision.pop(pipeline_id, None)
         if supervision is not None and supervision.download is not None:
             supervision.download.cancel()
-        self._locks.pop(pipeline_id, None)
 
     async def reconcile(self) -> None:
-        """One pass: start what is missing, restart what failed, stop orphans."""
-        records = await self._store.list()
+        """One pass: start what is missing, restart what failed, stop orphans.
+
+        Workers are listed before rows: every worker is started after its row is stored, so
+        a worker without a row in this list is really an orphan (checked again under its
+        lock before it is stopped).
+        """
+        seen_at = time.monotonic()
         live = await self._workers.live()
-        for record in records:
-            async with self.lock(record.id):
-                current = await self._store.get(record.id)
-                if current is None:
-                    continue
-                try:
-                    await self._reconcile_one(current, current.id in live)
-                except Exception:  # one broken pipeline must not stall the others
-                    log.exception("reconciling pipeline %s failed", current.id)
+        records = await self._store.list()
+        gate = asyncio.Semaphore(PASS_CONCURRENCY)
+        await asyncio.gather(
+            *(self._reconcile_record(row, row.id in live, seen_at, gate) for row in records)
+        )
         for orphan in live - {record.id for record in records}:
-            log.info("stopping orphan worker %s", orphan)
-            await self._workers.kill(orphan)
+            await self._stop_orphan(orphan)
+
+    async def _reconcile_record(
+        self, seen: PipelineRecord, alive: bool, seen_at: float, gate: asyncio.Semaphore
+    ) -> None:
+        """Ask the worker without holding the pipeline's lock (a pending worker takes the
+        whole status timeout to answer), then act under the lock unless something changed."""
+        async with gate:
+            try:
+                status = await self.observe(seen) if alive and not self._given_up(seen) else None
+                async with self.lock(seen.id):
+                    current = await self._store.get(seen.id)
+                    if current is None:
+                        self.forget(seen.id)  # deleted while its worker was asked
+                        return
+                    if current.updated != seen.updated:
+                        return  # changed meanwhile: the next pass sees it as it is
+                    launched_at = self.supervision(seen.id).launched_at
+                    if launched_at is not None and launched_at > seen_at:
+                        return  # (re)started since the workers were listed
+                    await self._reconcile_one(current, status)
+            except Exception:  # one broken pipeline must not stall the others
+                log.exception("reconciling pipeline %s failed", seen.id)
+
+    async def _stop_orphan(self, pipeline_id: str) -> None:
+        async with self.lock(pipeline_id):
+            if await self._store.get(pipeline_id) is not None:
+                return  # created after the rows were read
+            log.info("stopping orphan worker %s", pipeline_id)
+            await self._workers.kill(pipeline_id)
+
+    def _given_up(self, record: PipelineRecord) -> bool:
+        return self.supervision(record.id).given_up
 
     async def status(self, record: PipelineRecord, alive: bool) -> PipelineStatus:
         supervision = self.supervision(record.id)
@@ -114,6 +177,8 @@ class Reconciler:
             return await supervision.fresh_status.get()
         if supervision.download is not None:
             state, reason = "downloading", None
+        elif supervision.launch_error is not None:
+            state, reason = "failed", supervision.launch_error
         elif supervision.launched_at is None:
             state, reason = "starting", None
         else:
@@ -145,20 +210,48 @@ class Reconciler:
         )
 
     async def launch(self, record: PipelineRecord, event: str | None) -> None:
-        """Start a worker for `record` (after fetching a downloaded source, if needed)."""
+        """Start a worker for `record` (after fetching a downloaded source, if needed).
+
+        A paused pipeline's worker starts paused: it never processes a frame.
+        """
         supervision = self.supervision(record.id)
         spec = await self._worker_spec(record, supervision)
         if spec is None:
             return
-        await self._workers.start(record.id, spec, record.generation)
+        paused = record.desired_state is DesiredState.paused
+        try:
+            await self._workers.start(record.id, spec, record.generation, paused)
+        except Exception as exc:  # Ray refusing the actor, or the worker failing to build
+            await self._launch_failed(record, supervision, exc)
+            return
         supervision.launched_at = time.monotonic()
         supervision.retry_at = None
+        supervision.launch_error = None
+        supervision.launch_failures = 0
         supervision.given_up = False
         supervision.failure_reported = False
         supervision.last_status = None
         supervision.fresh_status = None
         if event:
             await self._store.add_event(record.id, event)
+
+    async def _launch_failed(
+        self, record: PipelineRecord, supervision: Supervision, exc: Exception
+    ) -> None:
+        """Say why, once per distinct reason, and try again later (exponential, capped)."""
+        detail = exc.detail if isinstance(exc, CoralError) else f"{type(exc).__name__}: {exc}"
+        reason = f"worker could not start: {masked_text(detail)}"
+        supervision.launch_failures += 1
+        initial, ceiling = self._backoff
+        delay = min(ceiling, initial * 2 ** (supervision.launch_failures - 1))
+        supervision.retry_at = time.monotonic() + delay
+        supervision.launched_at = None
+        log.warning("pipeline %s: %s; next attempt in %.0fs", record.id, reason, delay)
+        if reason != supervision.launch_error:
+            supervision.launch_error = reason
+            await self._store.add_event(record.id, "launch_failed", reason)
+        if record.restart_policy is RestartPolicy.never:
+            await self._give_up(record, reason)
 
     async def _worker_spec(
         self, record: PipelineRecord, supervision: Supervision
@@ -186,20 +279,20 @@ class Reconciler:
         source = spec.source.model_copy(update={"uri": str(target)})
         return spec.model_copy(update={"source": source})
 
-    async def _reconcile_one(self, record: PipelineRecord, alive: bool) -> None:
+    async def _reconcile_one(self, record: PipelineRecord, status: PipelineStatus | None) -> None:
+        """Act on one pipeline; `status` is what its worker said (None: no live worker)."""
         supervision = self.supervision(record.id)
         if supervision.given_up:
             return
-        if not alive:
-            if supervision.launched_at is None:
-                await self.launch(record, "started")  # first start, or restore after a restart
-            else:
+        if status is None:
+            if supervision.launched_at is not None:
                 await self._on_failure(record, _WORKER_DIED, finished=False)
+            elif supervision.retry_at is None or time.monotonic() >= supervision.retry_at:
+                await self.launch(record, "started")  # first start, or restore after a restart
             return
         if supervision.launched_at is None:
             supervision.launched_at = time.monotonic()  # adopted after a redeploy
             await self._store.add_event(record.id, "adopted")
-        status = await self.observe(record)
         if status.generation != record.generation:
             log.info("pipeline %s changed; replacing its worker", record.id)
             await self.launch(record, "restarted")

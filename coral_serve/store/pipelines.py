@@ -198,6 +198,20 @@ class PipelineStore:
             for r in reversed(list(rows))
         ]
 
+    async def prune_events(self, max_age: float, max_per_pipeline: int) -> int:
+        """Remove events older than `max_age` seconds, beyond the newest `max_per_pipeline`
+        of each pipeline, and of pipelines no longer stored; returns how many went."""
+        async with self._transaction():
+            cursor = await self._db.execute(
+                "DELETE FROM events WHERE ts < ?"
+                " OR pipeline_id NOT IN (SELECT id FROM pipelines)"
+                " OR seq IN (SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER"
+                " (PARTITION BY pipeline_id ORDER BY seq DESC) AS newer FROM events)"
+                " WHERE newer > ?)",
+                (time.time() - max_age, max_per_pipeline),
+            )
+            return cursor.rowcount
+
     async def count(self) -> int:
         async with self._db.execute("SELECT count(*) FROM pipelines") as cursor:
             row = await cursor.fetchone()

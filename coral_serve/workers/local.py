@@ -19,10 +19,12 @@ class LocalWorkerPool:
         self._workers: dict[str, PipelineWorker] = {}
         self._recordings = recordings
 
-    async def start(self, pipeline_id: str, spec: PipelineSpec, generation: int) -> None:
+    async def start(
+        self, pipeline_id: str, spec: PipelineSpec, generation: int, paused: bool = False
+    ) -> None:
         await self.kill(pipeline_id)
         self._workers[pipeline_id] = await asyncio.to_thread(
-            PipelineWorker, pipeline_id, spec, generation, self._recordings
+            PipelineWorker, pipeline_id, spec, generation, self._recordings, paused
         )
 
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:

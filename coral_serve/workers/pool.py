@@ -25,8 +25,11 @@ class WorkerGone(Exception):
 
 
 class WorkerPool(Protocol):
-    async def start(self, pipeline_id: str, spec: PipelineSpec, generation: int) -> None:
-        """Create the worker; it opens its source and model in the background."""
+    async def start(
+        self, pipeline_id: str, spec: PipelineSpec, generation: int, paused: bool = False
+    ) -> None:
+        """Create the worker; it opens its source and model in the background (and takes no
+        frame while `paused`)."""
 
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:
         """Call a `PipelineWorker` method; raises `WorkerGone` when there is no live worker."""

@@ -37,7 +37,9 @@ class RayWorkerPool:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["namespace"], state.get("recordings"))  # type: ignore[misc]
 
-    async def start(self, pipeline_id: str, spec: PipelineSpec, generation: int) -> None:
+    async def start(
+        self, pipeline_id: str, spec: PipelineSpec, generation: int, paused: bool = False
+    ) -> None:
         await self.kill(pipeline_id)
         resources = spec.resources
         actor_class = ray.remote(PipelineWorker).options(
@@ -51,7 +53,7 @@ class RayWorkerPool:
             max_restarts=0,  # PipelineService restarts per the pipeline's restart policy
         )
         self._handles[pipeline_id] = actor_class.remote(
-            pipeline_id, spec, generation, self.recordings
+            pipeline_id, spec, generation, self.recordings, paused
         )
 
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:

@@ -26,6 +26,7 @@ class PipelineWorker:
         spec: PipelineSpec,
         generation: int,
         recordings: RecordingSettings | None = None,
+        paused: bool = False,
     ) -> None:
         mask_handlers()  # a Ray actor's process: its logs are masked like the driver's
         self.pipeline_id = pipeline_id
@@ -39,7 +40,7 @@ class PipelineWorker:
             )
         elif spec.outputs.record:
             log.warning("pipeline %s asks to record but its pool has no recordings dir", spec.name)
-        self._engine = PipelineEngine(spec, recorder=self._recorder)
+        self._engine = PipelineEngine(spec, recorder=self._recorder, paused=paused)
         self._engine.start()
 
     def identity(self) -> dict[str, Any]:
