@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
 
 from coral_serve.config.base import CoralBaseModel
 from coral_serve.engine.spec import PipelineSpec, RestartPolicy
@@ -11,6 +13,7 @@ __all__ = [
     "DownloadConfig",
     "EventRetention",
     "ModelPolicy",
+    "OutboundPolicy",
     "PipelinesConfig",
     "RestartPolicy",
     "SourcePolicy",
@@ -21,9 +24,42 @@ class DownloadConfig(CoralBaseModel):
     concurrency: int = Field(default=2, ge=1, le=32, description="Parallel source downloads.")
     retries: int = Field(default=3, ge=0, le=20, description="Attempts after the first failure.")
     timeout: float = Field(default=300.0, gt=0, description="Seconds allowed per download.")
-    allow_private_networks: bool = Field(
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "allow_private_networks" in data:
+            raise ValueError(
+                "allow_private_networks was replaced by pipelines.outbound, which applies to "
+                "every source, probe and download: remove it and set "
+                "pipelines.outbound.allow_link_local or pipelines.outbound.block_metadata instead"
+            )
+        return data
+
+
+class OutboundPolicy(CoralBaseModel):
+    """Where the server may connect because a request named the address: sources, probes
+    and downloads alike. Multicast and unspecified addresses are always refused."""
+
+    allow_private: bool = Field(
+        default=True,
+        description="Allow private networks (10/8, 172.16/12, 192.168/16, fc00::/7, "
+        "100.64/10): where cameras live.",
+    )
+    allow_loopback: bool = Field(
         default=False,
-        description="Allow downloads from link-local and cloud metadata addresses.",
+        description="Allow this machine's own addresses (127/8, ::1), e.g. an RTSP relay on "
+        "the box; they also reach the control plane's own ports.",
+    )
+    allow_link_local: bool = Field(
+        default=False,
+        description="Allow link-local addresses (169.254/16, fe80::/10), e.g. cameras on "
+        "auto-IP; metadata addresses stay refused while block_metadata is true.",
+    )
+    block_metadata: bool = Field(
+        default=True,
+        description="Refuse cloud metadata services (169.254.169.254, fd00:ec2::254, "
+        "metadata.google.internal, ...) whatever the other settings allow.",
     )
 
 
@@ -77,6 +113,10 @@ class PipelinesConfig(CoralBaseModel):
     )
     downloads: DownloadConfig = Field(
         default_factory=DownloadConfig, description="Fetching http(s) file sources."
+    )
+    outbound: OutboundPolicy = Field(
+        default_factory=OutboundPolicy,
+        description="Which network addresses sources, probes and downloads may reach.",
     )
     sources: SourcePolicy = Field(
         default_factory=SourcePolicy, description="Which sources pipelines may open."

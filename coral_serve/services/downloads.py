@@ -3,51 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import shutil
-import socket
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from coral_serve.config.pipelines import DownloadConfig
+from coral_serve.config.pipelines import DownloadConfig, OutboundPolicy
 from coral_serve.engine.redact import masked_uri
 from coral_serve.errors import InvalidRequestError
+from coral_serve.services.outbound import check_outbound
 
-__all__ = ["Downloader", "check_download_host"]
+__all__ = ["Downloader"]
 
 log = logging.getLogger(__name__)
 
-_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata"})
-
-
-async def check_download_host(url: str, allow_private: bool) -> None:
-    """Refuse link-local and cloud-metadata addresses (169.254.169.254 and friends), which
-    a download would otherwise let any API client read through this box."""
-    if allow_private:
-        return
-    host = urlsplit(url).hostname or ""
-    if host.lower() in _METADATA_HOSTS:
-        raise InvalidRequestError(f"downloads from {host} are not allowed")
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise InvalidRequestError(f"cannot resolve {host}: {exc.strerror}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_link_local or address.is_multicast or address.is_unspecified:
-            raise InvalidRequestError(
-                f"downloads from {host} ({address}) are not allowed "
-                "(pipelines.downloads.allow_private_networks)"
-            )
-
 
 class Downloader:
-    def __init__(self, config: DownloadConfig, data_dir: str) -> None:
+    def __init__(self, config: DownloadConfig, data_dir: str, outbound: OutboundPolicy) -> None:
         self._config = config
+        self._outbound = outbound
         self._root = Path(data_dir) / "downloads"
         self._slots = asyncio.Semaphore(config.concurrency)
 
@@ -60,7 +37,7 @@ class Downloader:
         target = self.target(pipeline_id, url)
         if target.is_file():
             return target
-        await check_download_host(url, self._config.allow_private_networks)
+        await check_outbound(url, self._outbound)
         async with self._slots:
             last_error: Exception | None = None
             for attempt in range(self._config.retries + 1):

@@ -19,11 +19,12 @@ from coral_serve.engine.model import validate_model
 from coral_serve.engine.spec import PipelineSpec
 from coral_serve.errors import ConflictError, InvalidRequestError, NotFoundError, UnavailableError
 from coral_serve.services.checks import CheckResult
-from coral_serve.services.downloads import Downloader, check_download_host
+from coral_serve.services.downloads import Downloader
 from coral_serve.services.freshness import Fresh
+from coral_serve.services.outbound import check_outbound
 from coral_serve.services.reconciler import STATUS_MAX_AGE, Reconciler
 from coral_serve.services.secret_file import URL_SIGNING_SECRET_FILE, read_or_create_secret
-from coral_serve.services.sources import check_source, source_scheme
+from coral_serve.services.sources import check_source
 from coral_serve.services.views import PipelineView
 from coral_serve.store.database import open_database
 from coral_serve.store.pipelines import (
@@ -62,7 +63,9 @@ class PipelineService:
         self._config = config
         self._store_path = Path(str(config.pipelines.store_path))
         self._workers = workers
-        self._downloader = Downloader(config.pipelines.downloads, config.pipelines.data_dir)
+        self._downloader = Downloader(
+            config.pipelines.downloads, config.pipelines.data_dir, config.pipelines.outbound
+        )
         self._db: aiosqlite.Connection | None = None
         self._store_inode: int | None = None
         self._store: PipelineStore | None = None
@@ -253,8 +256,7 @@ class PipelineService:
         """Reject what can never run before anything is stored (each a 422)."""
         pipelines = self._config.pipelines
         check_source(spec.source.uri, pipelines.sources, pipelines.data_dir)
-        if spec.source.download and source_scheme(spec.source.uri) in ("http", "https"):
-            await check_download_host(spec.source.uri, pipelines.downloads.allow_private_networks)
+        await check_outbound(spec.source.uri, pipelines.outbound)
         try:
             await asyncio.to_thread(validate_model, spec.model)
         except ModelLoadError as exc:

@@ -20,6 +20,7 @@ from coral_serve.config.pipelines import PipelinesConfig
 from coral_serve.engine.redact import masked_uri
 from coral_serve.engine.source import parse_target
 from coral_serve.errors import InvalidRequestError
+from coral_serve.services.outbound import check_outbound
 from coral_serve.services.sources import check_source
 from coral_serve.streams.errors import ProbeTimeoutError
 from coral_serve.streams.models import ProbeResult
@@ -103,7 +104,8 @@ def probe_source(uri: str, timeout: float) -> ProbeResult:
 
 
 class SourceProber:
-    """Checks a URI against the pipelines' allowlist, then probes it within the timeout."""
+    """Checks a URI against the pipelines' allowlist and outbound policy, then probes it
+    within the timeout."""
 
     def __init__(self, pipelines: PipelinesConfig, timeout: float) -> None:
         self._pipelines = pipelines
@@ -112,6 +114,7 @@ class SourceProber:
 
     async def probe(self, uri: str) -> ProbeResult:
         check_source(uri, self._pipelines.sources, self._pipelines.data_dir)
+        await check_outbound(uri, self._pipelines.outbound)
         masked = masked_uri(uri)
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._pool, probe_source, uri, self._timeout)

@@ -92,4 +92,4 @@ async def test_metadata_addresses_are_refused(tmp_path: Path, url: str) -> None:
     async with running_app(make_config(tmp_path)) as (client, _):
         response = await client.post(API, json=download_spec("meta", url))
     assert response.status_code == 422
-    assert "not allowed" in response.json()["detail"]
+    assert "pipelines.outbound.block_metadata" in response.json()["detail"]
