@@ -59,7 +59,8 @@ class Downloader:
         )
 
     async def _download(self, url: str, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        """Every file call runs in a thread: a slow disk must not stall the event loop."""
+        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.part")
         try:
             async with (
@@ -67,12 +68,15 @@ class Downloader:
                 client.stream("GET", url) as response,
             ):
                 response.raise_for_status()
-                with partial.open("wb") as out:
+                out = await asyncio.to_thread(partial.open, "wb")
+                try:
                     async for chunk in response.aiter_bytes(1 << 16):
-                        out.write(chunk)
-            os.replace(partial, target)
+                        await asyncio.to_thread(out.write, chunk)
+                finally:
+                    await asyncio.to_thread(out.close)
+            await asyncio.to_thread(os.replace, partial, target)
         finally:
-            partial.unlink(missing_ok=True)
+            await asyncio.to_thread(partial.unlink, missing_ok=True)
 
     async def remove(self, pipeline_id: str) -> None:
         await asyncio.to_thread(shutil.rmtree, self._root / pipeline_id, ignore_errors=True)

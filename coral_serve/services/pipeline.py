@@ -194,9 +194,13 @@ class PipelineService:
         return await asyncio.to_thread(read_or_create_secret, path)
 
     async def check_store(self) -> CheckResult:
-        """Readiness: the store file is still there and answers a query."""
+        """Readiness: the store file is still there and answers a query.
+
+        Unreadable rows are a warning, not a failure: the others are served, and an unready
+        pod would only be restarted into the same store.
+        """
         store, _ = self._ready()
-        problem = self._store_problem()
+        problem = await asyncio.to_thread(self._store_problem)
         if problem:
             return CheckResult(name="store", ok=False, detail=problem)
         count = await store.count()
@@ -218,7 +222,7 @@ class PipelineService:
     async def _writing(self) -> AsyncIterator[tuple[PipelineStore, Reconciler]]:
         """Refuse a change that would not survive a restart, and say why (503, not 500)."""
         store, reconciler = self._ready()
-        problem = self._store_problem()
+        problem = await asyncio.to_thread(self._store_problem)
         if problem:
             raise UnavailableError(f"pipeline store unavailable: {problem}")
         try:

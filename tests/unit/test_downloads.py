@@ -4,6 +4,7 @@ link-local and metadata addresses are refused."""
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -93,3 +94,42 @@ async def test_metadata_addresses_are_refused(tmp_path: Path, url: str) -> None:
         response = await client.post(API, json=download_spec("meta", url))
     assert response.status_code == 422
     assert "pipelines.outbound.block_metadata" in response.json()["detail"]
+
+
+_FILE_EVENTS = frozenset({"open", "os.mkdir", "os.rename", "os.remove"})
+# The folder a test watches, and (event, path, thread id) of each file call under it.
+_watched_root: list[Path] = []
+_file_calls: list[tuple[str, Path, int]] = []
+
+
+def _audit(event: str, args: tuple) -> None:
+    """Audit hooks stay for the whole process: this one notes nothing while no test watches."""
+    if not _watched_root or event not in _FILE_EVENTS or not isinstance(args[0], str | Path):
+        return
+    if Path(args[0]).is_relative_to(_watched_root[0]):
+        _file_calls.append((event, Path(args[0]), threading.get_ident()))
+
+
+sys.addaudithook(_audit)
+
+
+async def test_a_download_touches_its_files_only_off_the_event_loop(
+    tmp_path: Path, media_server: str
+) -> None:
+    config = make_config(tmp_path, "pipelines.reconcile_interval=0.2")
+    spec = download_spec("off", f"{media_server}/vtest-10s.mp4")
+    _watched_root.append(tmp_path / "downloads")
+    try:
+        async with running_app(config) as (client, _):
+            pipeline_id = (await client.post(API, json=spec)).json()["id"]
+            await eventually(
+                lambda: client.get(f"{API}/{pipeline_id}/status"),
+                lambda r: r.json()["state"] == "running",
+            )
+        calls = list(_file_calls)
+    finally:
+        _watched_root.clear()
+        _file_calls.clear()
+    assert any(path.name.endswith(".part") for _, path, _ in calls), calls  # it did write
+    loop_thread = threading.get_ident()
+    assert [call for call in calls if call[2] == loop_thread] == []

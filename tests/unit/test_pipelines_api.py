@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,20 @@ async def test_declared_pipelines_have_stable_ids_and_refuse_api_delete(tmp_path
     async with running_app(config) as (client, _):
         (again,) = (await client.get(API)).json()
     assert again["id"] == first["id"]
+
+
+async def test_store_file_checks_run_off_the_event_loop(
+    api, video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, services = api
+    service = services["pipelines"]
+    check, threads = service._store_problem, []
+
+    def watched() -> str:  # the real check, noting the thread it runs in
+        threads.append(threading.get_ident())
+        return check()
+
+    monkeypatch.setattr(service, "_store_problem", watched)
+    assert (await client.post(API, json=passthrough_spec("cam", str(video)))).status_code == 201
+    assert (await client.get("/readyz")).status_code == 200
+    assert len(threads) >= 2 and threading.get_ident() not in threads
