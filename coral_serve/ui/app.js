@@ -1,30 +1,51 @@
 // Dashboard shell: branding and features from /config.json, hash routing between views.
 "use strict";
 
-const app = { authEnabled: false, cleanup: null };
+const app = { authEnabled: false, page: null };
+
+// One page per navigation. Its cleanups (timers, live sessions) are registered as they
+// are made, before the view's first await, and a cleanup added after the user left runs at
+// once; the view draws into its own root, so a view that finishes late shows nothing.
+function newPage(root) {
+  const cleanups = [];
+  return {
+    root,
+    closed: false,
+    onCleanup(fn) {
+      if (this.closed) fn();
+      else cleanups.push(fn);
+    },
+    close() {
+      this.closed = true;
+      cleanups.splice(0).forEach((fn) => fn());
+    },
+  };
+}
 
 async function route() {
-  const main = document.getElementById("main");
-  if (app.cleanup) app.cleanup();
-  app.cleanup = null;
-  main.replaceChildren();
+  if (app.page) app.page.close();
+  const root = h("div", { className: "page" });
+  const page = newPage(root);
+  app.page = page;
+  document.getElementById("main").replaceChildren(root);
   const [view, id] = (location.hash.replace(/^#\//, "") || "pipelines").split("/");
   document.querySelectorAll("nav a[data-view]").forEach((a) => {
     a.classList.toggle("active", a.dataset.view === view || (view === "pipeline" && a.dataset.view === "pipelines"));
   });
   const views = {
-    pipelines: () => viewPipelines(main),
-    pipeline: () => viewPipeline(main, id, app),
-    recordings: () => viewRecordings(main, app),
-    health: () => viewHealth(main),
-    plugins: () => viewPlugins(main),
-    config: () => viewConfig(main),
+    pipelines: () => viewPipelines(root, page),
+    pipeline: () => viewPipeline(root, page, id, app),
+    recordings: () => viewRecordings(root, page, app),
+    health: () => viewHealth(root, page),
+    plugins: () => viewPlugins(root),
+    config: () => viewConfig(root),
   };
   try {
-    app.cleanup = (await (views[view] || views.pipelines)()) || null;
+    await (views[view] || views.pipelines)();
   } catch (error) {
+    if (page.closed) return;
     if (error.status === 401) return askForToken();
-    main.append(h("section", { className: "card error", textContent: error.message }));
+    root.append(h("section", { className: "card error", textContent: error.message }));
   }
 }
 
@@ -37,7 +58,7 @@ function askForToken() {
 }
 
 async function init() {
-  const config = await (await fetch("/config.json")).json();
+  const config = await api.get("/config.json");
   document.title = config.title;
   document.getElementById("title").textContent = config.title;
   document.getElementById("version").textContent = `${config.name} ${config.version}`;
@@ -55,4 +76,7 @@ async function init() {
   await route();
 }
 
-init();
+init().catch((error) => {
+  document.getElementById("main").replaceChildren(
+    h("section", { className: "card error", textContent: `The dashboard could not start: ${error.message}` }));
+});

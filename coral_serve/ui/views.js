@@ -1,4 +1,5 @@
-// One render function per page; each builds DOM from the public API and returns a cleanup.
+// One render function per page; each builds DOM from the public API into its page's root
+// and registers what must stop when the user leaves with `page.onCleanup`.
 "use strict";
 
 const h = (tag, { dataset, ...props } = {}, ...children) => {
@@ -17,6 +18,16 @@ function toast(message) {
   box.hidden = false;
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => { box.hidden = true; }, 5000);
+}
+
+// Refresh every `ms`; a failed refresh says so on the page until a later one succeeds.
+function every(page, ms, refresh) {
+  const banner = h("section", { className: "card error", hidden: true, id: "refresh-error" });
+  page.root.prepend(banner);
+  const timer = setInterval(() => refresh().then(
+    () => { banner.hidden = true; },
+    (error) => { banner.textContent = `Could not refresh: ${error.message}`; banner.hidden = false; }), ms);
+  page.onCleanup(() => clearInterval(timer));
 }
 
 async function act(promise, done) {
@@ -108,12 +119,28 @@ function createForm(refresh) {
   return form;
 }
 
-async function viewPipelines(main) {
+// What a first-time user needs to add a pipeline, including the rule that trips most.
+function emptyState() {
+  const code = (text) => h("code", { textContent: text });
+  return h("div", { id: "empty-state" },
+    h("p", {}, h("strong", { textContent: "No pipelines yet." }),
+      " Add one with the form below: a camera (", code("rtsp://user:pass@camera/stream"),
+      " or ", code("device://0"), "), an http(s) stream, or a local video file, with a model file and its decoder."),
+    h("p", {}, "Local files are refused unless they lie under a folder of ",
+      code("pipelines.sources.file_roots"), " (and models under ", code("pipelines.models.roots"),
+      "). Start the server with, for example:"),
+    h("pre", { textContent: "python -m coral_serve 'pipelines.sources.file_roots=[/videos]' 'pipelines.models.roots=[/models]'" }),
+    h("p", { className: "muted" }, "or set ", code("CORAL_PIPELINES__SOURCES__FILE_ROOTS='[/videos]'"),
+      ". `make run` starts a demo pipeline on the bundled clip (", code("demo=none"), " turns it off)."));
+}
+
+async function viewPipelines(main, page) {
   const body = h("tbody");
+  const empty = h("td", { colSpan: 5 }, emptyState());
   const refresh = async () => {
     const pipelines = await api.get("/api/v1/pipelines");
     body.replaceChildren(...pipelines.map((p) => pipelineRow(p, refresh)));
-    if (!pipelines.length) body.append(h("tr", {}, h("td", { colSpan: 5, className: "muted", textContent: "No pipelines yet." })));
+    if (!pipelines.length) body.append(h("tr", {}, empty));
   };
   main.append(
     h("section", { className: "card" }, h("h2", { textContent: "Pipelines" }),
@@ -121,19 +148,50 @@ async function viewPipelines(main) {
         h("thead", {}, h("tr", {}, ...["name", "state", "fps", "source", ""].map((t) => h("th", { textContent: t })))),
         body)),
     h("section", { className: "card" }, h("h2", { textContent: "New pipeline" }), createForm(refresh)));
+  every(page, 2000, refresh);
   await refresh();
-  const timer = setInterval(() => refresh().catch(() => {}), 2000);
-  return () => clearInterval(timer);
 }
 
 // -- one pipeline ------------------------------------------------------------------------
 
-async function viewPipeline(main, id, app) {
+// The newest result record as a table: one row per class, with its count and best score.
+function resultsTable() {
+  const body = h("tbody", {}, h("tr", {}, h("td", { colSpan: 3, className: "muted", textContent: "waiting for results…" })));
+  const caption = h("p", { className: "muted", id: "live-results-frame" });
+  const raw = h("pre", { id: "live-raw-record" });
+  const toggle = h("details", { id: "live-raw" }, h("summary", { textContent: "raw" }), raw);
+  let latest = null;
+  toggle.ontoggle = () => { if (toggle.open && latest) raw.textContent = JSON.stringify(latest, null, 1); };
+  const node = h("div", {},
+    h("table", { id: "live-results", className: "compact" },
+      h("thead", {}, h("tr", {}, ...["class", "count", "best score"].map((t) => h("th", { textContent: t })))),
+      body),
+    caption, toggle);
+  const show = (record) => {
+    latest = record;
+    const classes = new Map();
+    for (const d of record.detections || []) {
+      const seen = classes.get(d.class) || { count: 0, best: 0 };
+      classes.set(d.class, { count: seen.count + 1, best: Math.max(seen.best, d.score) });
+    }
+    const rows = [...classes].sort((a, b) => b[1].count - a[1].count || a[0].localeCompare(b[0]));
+    body.replaceChildren(...rows.map(([name, c]) => h("tr", { dataset: { class: name } },
+      h("td", { textContent: name }), h("td", { className: "num", textContent: c.count }),
+      h("td", { className: "num", textContent: c.best.toFixed(2) }))));
+    if (!rows.length) body.append(h("tr", {}, h("td", { colSpan: 3, className: "muted", textContent: "nothing detected in this frame" })));
+    caption.textContent = `frame ${record.frame_id ?? "?"}`;
+    if (toggle.open) raw.textContent = JSON.stringify(record, null, 1);
+  };
+  return { node, show };
+}
+
+async function viewPipeline(main, page, id, app) {
   const pipeline = await api.get(`/api/v1/pipelines/${id}`);
   const liveBox = h("div", { className: "live", id: "live" });
   const mode = h("span", { className: "muted", id: "live-mode" });
-  const results = h("pre", { id: "live-results", textContent: "waiting for results…" });
+  const results = resultsTable();
   const charts = ["fps", "latency", "dropped"].map((name) => h("canvas", { className: "chart", id: `chart-${name}` }));
+  const chartNote = h("p", { className: "muted", id: "chart-note" });
   const status = h("div");
   const events = h("tbody");
   main.append(
@@ -142,42 +200,42 @@ async function viewPipeline(main, id, app) {
       h("p", { className: "muted", textContent: pipeline.spec.source.uri }),
       h("div", { className: "grid2" },
         h("div", {}, liveBox, mode),
-        h("div", {}, ...charts))),
+        h("div", {}, ...charts, chartNote))),
     h("section", { className: "grid2" },
       h("div", { className: "card" }, h("h2", { textContent: "Status" }), status),
-      h("div", { className: "card" }, h("h2", { textContent: "Latest results" }), results)),
+      h("div", { className: "card" }, h("h2", { textContent: "Latest results" }), results.node)),
     h("section", { className: "card" }, h("h2", { textContent: "Events" }),
       h("table", {}, events)));
 
-  const live = await openLiveView(liveBox, id, app.authEnabled, (frame) => {
-    results.textContent = JSON.stringify(frame, null, 1).slice(0, 2000);
+  const live = openLiveView(liveBox, page, id, app.authEnabled, results.show).then((how) => {
+    mode.textContent = how.reason ? `live via ${how.mode} (WebRTC: ${how.reason})` : `live via ${how.mode}`;
   });
-  mode.textContent = `live via ${live.mode}`;
 
   const refresh = async () => {
     const [view, history, log] = await Promise.all([
       api.get(`/api/v1/pipelines/${id}`),
-      api.get(`/api/v1/metrics/pipelines/${id}?window=300`).catch(() => ({ samples: [] })),
+      // Charts are optional (no metrics yet, or monitoring off): say why they are empty.
+      api.get(`/api/v1/metrics/pipelines/${id}?window=300`).catch((error) => ({ samples: [], error })),
       api.get(`/api/v1/pipelines/${id}/events?limit=20`),
     ]);
     const s = view.status;
     status.replaceChildren(
       h("p", {}, badge(s.state), s.reason ? ` ${s.reason}` : ""),
       h("p", { textContent: `fps ${s.fps.toFixed(1)} · frames ${s.counters.frames_processed} · dropped ${s.counters.frames_dropped} · reconnects ${s.counters.reconnects} · restarts ${s.restarts}` }));
+    chartNote.textContent = history.error ? `charts unavailable: ${history.error.message}` : "";
     drawChart(charts[0], series(history.samples, /^fps$/), { label: "fps" });
     drawChart(charts[1], series(history.samples, /e2e|end_to_end|latency/), { label: "latency", unit: " s" });
     drawChart(charts[2], series(history.samples, /dropped/), { label: "dropped frames" });
     events.replaceChildren(...log.reverse().map((e) =>
       h("tr", {}, h("td", { textContent: fmtTime(e.ts) }), h("td", { textContent: e.kind }), h("td", { textContent: e.detail }))));
   };
-  await refresh();
-  const timer = setInterval(() => refresh().catch(() => {}), 2000);
-  return () => { clearInterval(timer); live.close(); };
+  every(page, 2000, refresh);
+  await Promise.all([refresh(), live]);
 }
 
 // -- recordings --------------------------------------------------------------------------
 
-async function viewRecordings(main, app) {
+async function viewRecordings(main, page, app) {
   const player = h("video", { controls: true, id: "recording-player" });
   const body = h("tbody");
   const pipelines = Object.fromEntries((await api.get("/api/v1/pipelines")).map((p) => [p.id, p.name]));
@@ -193,7 +251,7 @@ async function viewRecordings(main, app) {
         h("td", {}, h("div", { className: "actions" },
           h("button", { className: "ghost", textContent: "Play", onclick: async () => {
             player.src = await api.mediaUrl(path, app.authEnabled);
-            player.play().catch(() => {});
+            player.play().catch((error) => toast(`Playback failed: ${error.message}`));
           } }),
           h("button", { className: "ghost", textContent: "Download", onclick: async () => {
             const link = h("a", { href: await api.mediaUrl(path, app.authEnabled), download: s.segment });
@@ -207,13 +265,13 @@ async function viewRecordings(main, app) {
     h("table", { id: "recordings" },
       h("thead", {}, h("tr", {}, ...["pipeline", "start", "duration", "size", ""].map((t) => h("th", { textContent: t })))),
       body)));
+  page.onCleanup(() => player.pause());
   await refresh();
-  return () => { player.pause(); };
 }
 
 // -- health, plugins, config -------------------------------------------------------------
 
-async function viewHealth(main) {
+async function viewHealth(main, page) {
   const body = h("tbody");
   const head = h("h2", {}, "Readiness ");
   const refresh = async () => {
@@ -226,9 +284,8 @@ async function viewHealth(main) {
         h("td", { textContent: c.detail }))));
   };
   main.append(h("section", { className: "card" }, head, h("table", { id: "checks" }, body)));
+  every(page, 3000, refresh);
   await refresh();
-  const timer = setInterval(() => refresh().catch(() => {}), 3000);
-  return () => clearInterval(timer);
 }
 
 async function viewPlugins(main) {

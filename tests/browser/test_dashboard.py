@@ -37,6 +37,9 @@ async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
         page = await browser.new_page()
         await page.goto(f"{url}/")
         await page.wait_for_selector("#pipelines")
+        # The empty state says how to add a pipeline, file-roots rule and override included.
+        empty = await page.locator("#empty-state").inner_text()
+        assert "pipelines.sources.file_roots=[/videos]" in empty
         await shot(page, "01-empty")
 
         # Create through the form, with a probe preview and an inline validation error first.
@@ -70,8 +73,15 @@ async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
         await playing(page, "live-video", 1.0)
         assert await page.evaluate(BRIGHTNESS_JS, "live-video") > 40
         assert await page.locator("#live-mode").inner_text() == "live via webrtc"
+        # Results as a table (a passthrough pipeline detects nothing), the record behind "raw".
         await page.wait_for_function(
-            "document.getElementById('live-results').textContent.includes('detections')"
+            "document.getElementById('live-results-frame').textContent.startsWith('frame ')"
+        )
+        assert "nothing detected" in await page.locator("#live-results").inner_text()
+        assert not await page.locator("#live-raw-record").is_visible()
+        await page.locator("#live-raw summary").click()
+        await page.wait_for_function(
+            "document.getElementById('live-raw-record').textContent.includes('detections')"
         )
         await shot(page, "04-live")
 

@@ -6,7 +6,7 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from coral_serve.config import CoralConfig, WebAppConfig
@@ -27,6 +27,13 @@ def mount_ui(app: FastAPI, config: CoralConfig, plugins: MountedPlugins) -> None
     @router.get("/config.json", response_model=WebAppConfig, summary="The UI's view of the config")
     async def config_json() -> WebAppConfig:
         return view
+
+    favicon = (_UI_DIR / "favicon.svg").read_bytes()
+
+    # Browsers ask for /favicon.ico on every page (the API docs too), whatever ui.mode is.
+    @router.get("/favicon.ico", include_in_schema=False)
+    async def favicon_ico() -> Response:
+        return Response(favicon, media_type="image/svg+xml")
 
     effective = config.public_dump()
 

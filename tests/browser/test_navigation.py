@@ -1,0 +1,67 @@
+"""Leaving a page stops what it started: its timers and its WebRTC session, even when the
+user navigates away before the page has finished loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page
+
+from tests.browser.chromium import chromium
+from tests.browser.test_live_view import playing
+from tests.conftest import shared_file
+from tests.unit.streams.support import passthrough, start_pipeline, streams_server
+from tests.unit.waiting import eventually
+
+pytestmark = pytest.mark.browser
+
+# Count the page's live intervals and peer connections as the dashboard makes them.
+TRACK_JS = """
+window.intervals = new Set();
+const setInterval_ = window.setInterval, clearInterval_ = window.clearInterval;
+window.setInterval = (...args) => {
+  const id = setInterval_(...args); intervals.add(id); return id;
+};
+window.clearInterval = (id) => { intervals.delete(id); clearInterval_(id); };
+window.peers = [];
+const Peer = window.RTCPeerConnection;
+window.RTCPeerConnection = function (...args) {
+  const p = new Peer(...args); peers.push(p); return p;
+};
+window.RTCPeerConnection.prototype = Peer.prototype;
+"""
+OPEN_PEERS = "peers.filter((p) => p.signalingState !== 'closed').length"
+
+
+async def left_for_health(page: Page) -> None:
+    await page.wait_for_selector("#checks")
+    await page.wait_for_load_state("networkidle")
+    assert await page.evaluate("intervals.size") == 1  # the health page's own refresh
+    assert await page.evaluate(OPEN_PEERS) == 0
+    assert await page.locator("#live").count() == 0  # no stale pipeline view appended
+
+
+async def test_leaving_a_page_stops_its_timers_and_live_session(tmp_path: Path) -> None:
+    video = shared_file("media", "vtest-10s.mp4")
+    async with (
+        streams_server(tmp_path / "data", video) as (client, services, url),
+        chromium(tmp_path / "profile") as browser,
+    ):
+        pipeline_id = await start_pipeline(client, passthrough("nav", video))
+        page = await browser.new_page()
+        await page.add_init_script(TRACK_JS)
+        await page.goto(f"{url}/#/pipeline/{pipeline_id}")
+        await playing(page, "live-video", 0.5)
+        assert await services["streams"].session_count() == 1
+        await page.evaluate("location.hash = '#/health'")
+        await left_for_health(page)
+        await eventually(services["streams"].session_count, lambda n: n == 0, timeout=45)
+
+        # Away again before the pipeline page has even fetched its pipeline.
+        await page.evaluate(
+            "location.hash = '#/pipeline/" + pipeline_id + "';"
+            "setTimeout(() => { location.hash = '#/health'; }, 0)"
+        )
+        await left_for_health(page)
+        await eventually(services["streams"].session_count, lambda n: n == 0, timeout=45)
