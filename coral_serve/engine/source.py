@@ -106,6 +106,7 @@ class VideoSource:
         self.width: int | None = None
         self.height: int | None = None
         self.fps: float | None = None
+        self._frame_count: int | None = None  # of a network file, known once opened
 
     @property
     def state(self) -> SourceState:
@@ -234,7 +235,9 @@ class VideoSource:
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if math.isfinite(fps) and 0 < fps <= 240 else None
         if self._target.live is None:  # http(s): a known frame count means a file
-            self.live = not capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0
+            count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+            self.live = not count > 0
+            self._frame_count = int(count) if count > 0 else None
         return capture
 
     def _read(self, capture: cv2.VideoCapture) -> tuple[str, int]:
@@ -266,7 +269,7 @@ class VideoSource:
                 if behind > 1.0:  # the pipeline fell far behind: do not burst to catch up
                     start += behind
             if not capture.grab():
-                return ("lost" if live else "ended"), emitted
+                return self._stopped_reading(live, grabbed), emitted
             grabbed += 1
             captured = time.monotonic()
             clock = captured if live else media_time
@@ -278,7 +281,7 @@ class VideoSource:
                     next_emit = clock + emit_period
             ok, image = capture.retrieve()
             if not ok or image is None:
-                return ("lost" if live else "ended"), emitted
+                return self._stopped_reading(live, grabbed), emitted
             size = self.spec.resize
             if size is not None and (image.shape[1], image.shape[0]) != size:
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
@@ -291,6 +294,16 @@ class VideoSource:
             if dropped:
                 self._stats.add_dropped(dropped)
         return "stopped", emitted
+
+    def _stopped_reading(self, live: bool, grabbed: int) -> str:
+        """ "lost" or "ended": a network file that breaks off more than a second before its
+        known frame count lost its server (the count can be an estimate, hence the slack)."""
+        if live:
+            return "lost"
+        count = self._frame_count
+        if count is not None and grabbed + (self.fps or _DEFAULT_FPS) < count:
+            return "lost"
+        return "ended"
 
     def _set_state(self, state: SourceState) -> None:
         with self._lock:

@@ -83,6 +83,8 @@ class RayWorkerPool:
             pipeline_id = pipeline_id_of(entry.get("name", ""))
             if pipeline_id is not None:
                 ids.add(pipeline_id)
+        for gone in self._handles.keys() - ids:  # keep handles only of workers that exist
+            del self._handles[gone]
         return ids
 
     async def _actor(self, pipeline_id: str) -> Any:
