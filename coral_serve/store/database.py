@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "open_database"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "failure_reason", "open_database"]
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: pipelines (desired state) and their append-only event log.
@@ -35,6 +36,27 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# What an operator should do about each SQLite failure class (primary result codes).
+_REASONS = {
+    sqlite3.SQLITE_FULL: "disk full: free space on the store's filesystem",
+    sqlite3.SQLITE_IOERR: "disk I/O error on the store file",
+    sqlite3.SQLITE_READONLY: "the store file is read-only",
+    sqlite3.SQLITE_CANTOPEN: "the store file cannot be opened",
+    sqlite3.SQLITE_CORRUPT: "the store file is corrupt",
+    sqlite3.SQLITE_NOTADB: "the store file is not an SQLite database",
+    sqlite3.SQLITE_BUSY: "the store is locked by another process",
+    sqlite3.SQLITE_LOCKED: "the store is locked by another process",
+    sqlite3.SQLITE_PERM: "permission denied on the store file",
+}
+
+
+def failure_reason(exc: sqlite3.Error) -> str:
+    """The cause of a failed store write in words, with SQLite's own message after it."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    reason = _REASONS.get(code & 0xFF) if code is not None else None
+    return f"{reason} ({exc})" if reason else str(exc)
+
 
 # aiosqlite logs every statement with its parameters at DEBUG; stored specs hold camera
 # credentials, so those records must never be emitted, whatever the root level is.

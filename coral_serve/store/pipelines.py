@@ -14,6 +14,7 @@ import aiosqlite
 from pydantic import BaseModel, Field
 
 from coral_serve.engine.spec import PipelineSpec, RestartPolicy
+from coral_serve.store.database import failure_reason
 
 __all__ = [
     "DesiredState",
@@ -100,10 +101,13 @@ class PipelineStore:
                 yield
                 await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                # SQLite has already rolled back after some failures (a full disk among
+                # them); a second ROLLBACK would hide the cause behind its own error.
+                if self._db.in_transaction:
+                    await self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+            raise StoreError(failure_reason(exc)) from exc
 
     async def insert(self, record: PipelineRecord, event: str = "created") -> None:
         """Write the row and its first event in one transaction."""
