@@ -18,6 +18,7 @@ from ray.serve.deployment import Deployment
 from coral_serve.config import ConfigSources, CoralConfig, load_config
 from coral_serve.config.deployments import DeploymentOptions
 from coral_serve.config.layers import parse_scalar
+from coral_serve.errors import quiet_expected_errors
 from coral_serve.logs import mask_handlers
 from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
@@ -57,6 +58,7 @@ def _service_deployment(service_cls: type, name: str, options: DeploymentOptions
     class Replica(service_cls):  # type: ignore[valid-type, misc]
         async def __init__(self, *args: Any, **kwargs: Any) -> None:
             mask_handlers()  # each replica is a Ray process of its own
+            quiet_expected_errors()  # a 4xx it raises is one log line, not a traceback
             service_cls.__init__(self, *args, **kwargs)
             await self.start()
 

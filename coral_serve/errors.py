@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 __all__ = [
     "ConflictError",
     "CoralError",
+    "ExpectedErrorFilter",
     "InvalidRequestError",
     "NotFoundError",
     "TooManyError",
     "UnavailableError",
+    "quiet_expected_errors",
 ]
+
+# Ray Serve's replica logger: it logs every exception a deployment method raises, with its
+# traceback ("Request failed."), including the 4xx answers services raise on purpose.
+SERVE_LOGGER = "ray.serve"
 
 
 class CoralError(Exception):
@@ -50,3 +58,26 @@ class TooManyError(CoralError):
 class UnavailableError(CoralError):
     status = 503
     error = "unavailable"
+
+
+class ExpectedErrorFilter(logging.Filter):
+    """Turns a record of an expected failure into one line: status, error and detail.
+
+    The caller gets that failure as a 4xx/503 answer, so its traceback tells an operator
+    nothing, and a client sending bad requests would otherwise fill the log with them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, CoralError):
+            record.msg = f"{record.getMessage()} {exc.status} {exc.error}: {exc.detail}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_expected_errors(logger_name: str = SERVE_LOGGER) -> None:
+    """Install `ExpectedErrorFilter` on a logger once (Serve replicas call it at start)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, ExpectedErrorFilter) for f in logger.filters):
+        logger.addFilter(ExpectedErrorFilter())
