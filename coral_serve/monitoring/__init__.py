@@ -1,1 +1,2 @@
-"""What MonitorService is built from: points, history, sink outboxes, HTTP counts, disk quota."""
+"""What MonitorService is built from: points, polling and history, viewer counts, sink
+outboxes, the Prometheus exposition, HTTP counts, the disk quota and its loops."""

@@ -1,0 +1,78 @@
+"""Polling every live pipeline worker for its status, and the chart history that keeps."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from coral_serve.config.monitoring import MonitoringConfig
+from coral_serve.monitoring.history import History, MetricSample, PipelineMetrics
+from coral_serve.monitoring.points import (
+    Point,
+    gone_point,
+    pipeline_point,
+    unresponsive_point,
+)
+from coral_serve.services.views import PipelineStatus
+from coral_serve.workers.pool import WorkerPool
+
+__all__ = ["WorkerPoller"]
+
+log = logging.getLogger(__name__)
+
+
+class WorkerPoller:
+    """Turns each round of worker statuses into points, one per pipeline, plus a final one for
+    each pipeline that is gone since the previous round."""
+
+    def __init__(self, workers: WorkerPool, monitoring: MonitoringConfig) -> None:
+        self._workers = workers
+        self._interval = monitoring.poll_interval
+        self._history = History(monitoring.history_seconds, monitoring.poll_interval)
+        # A round never outlasts its interval by much, whatever one worker does.
+        self._timeout = min(max(monitoring.poll_interval, 0.5), 5.0)
+        self._names: dict[str, str] = {}  # pipelines of the last poll: id -> name
+
+    def history(self, pipeline_id: str, window: float, now: float) -> PipelineMetrics:
+        points = self._history.window(pipeline_id, window, now)
+        return PipelineMetrics(
+            pipeline_id=pipeline_id,
+            window=min(window, self._history.seconds),
+            poll_interval=self._interval,
+            samples=[MetricSample(time=p.time, values=dict(p.fields)) for p in points],
+        )
+
+    async def poll(self, viewers: Mapping[str, int], now: float) -> list[Point]:
+        """One round: every live worker at once, each with its own deadline, so a dead or
+        slow worker costs the others nothing."""
+        live = await asyncio.wait_for(self._workers.live(), self._timeout)
+        points = list(
+            await asyncio.gather(
+                *(self._poll_one(pid, viewers.get(pid, 0), now) for pid in sorted(live))
+            )
+        )
+        for pipeline_id in self._names.keys() - live:
+            points.append(gone_point(pipeline_id, self._names.pop(pipeline_id), now))
+        for point in points:
+            if not point.final:
+                self._history.add(point.tags["pipeline"], point)
+        self._history.prune(now)
+        return points
+
+    async def _poll_one(self, pipeline_id: str, viewers: int, now: float) -> Point:
+        try:
+            # The pool applies the deadline to the call itself; this one also covers finding
+            # the worker (a Ray actor lookup), which the pool does before its deadline starts.
+            deadline = self._timeout
+            raw = await asyncio.wait_for(
+                self._workers.call(pipeline_id, "status", timeout=deadline), deadline
+            )
+            status = PipelineStatus.model_validate(raw)
+        except Exception as exc:  # timeout, worker gone, or a worker answering nonsense
+            log.debug("pipeline %s did not report: %r", pipeline_id, exc)
+            name = self._names.setdefault(pipeline_id, pipeline_id)
+            return unresponsive_point(pipeline_id, name, viewers, now)
+        point = pipeline_point(pipeline_id, status, viewers, now)
+        self._names[pipeline_id] = point.tags["name"]
+        return point
