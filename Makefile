@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests use (installed only when missing).
 APT_PACKAGES := procps victoria-metrics prometheus chromium
 
-.PHONY: setup run test test-unit test-ray test-cluster test-browser manifests lint format docs system-deps clean
+.PHONY: setup run test test-unit test-ray test-cluster test-browser manifests lint format docs system-deps clean screenshot test-clone
 
 # The example plugin is installed too: the tests exercise it like any third-party plugin.
 $(STAMP): pyproject.toml plugins/coral-line-counter/pyproject.toml
@@ -23,7 +23,7 @@ run: setup
 system-deps:
 	scripts/apt-install.sh $(APT_PACKAGES)
 
-test: setup system-deps lint test-unit test-ray test-cluster test-browser
+test: setup system-deps lint test-unit test-ray test-cluster test-browser test-clone
 
 # Tier 1: no Ray at all (in-process services, routes through httpx.ASGITransport).
 test-unit: setup
@@ -42,6 +42,15 @@ test-cluster: setup
 # in-process services on a loopback port.
 test-browser: setup system-deps
 	$(PY) -m pytest -q -rs tests/browser
+
+# A fresh clone of HEAD with no ../shared beside it: its Ray-free tier, under CI=true, may
+# skip only what tests/skip_policy.py lists (slow: the unit tier once more).
+test-clone: setup system-deps
+	$(PY) -m pytest -q -rs tests/clone
+
+# Regenerate the README's picture of the dashboard: the demo as `make run` shows it.
+screenshot: setup system-deps
+	SCREENSHOT_TO=docs/dashboard-demo.png $(PY) -m pytest -q -rs tests/browser/test_demo.py
 
 lint: setup
 	$(VENV)/bin/ruff check .
