@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from coral_serve.config import ConfigSources, load_config
+from coral_serve.config import ConfigSources, load_config, loader
 from coral_serve.config.loader import examples_dir
 from coral_serve.services.pipeline import declared_id
 from tests.conftest import EXAMPLES_DIR
@@ -62,3 +62,17 @@ async def test_the_demo_pipeline_finds_people(tmp_path: Path) -> None:
         assert "person" in classes
         view = (await client.get(f"/api/v1/pipelines/{pipeline_id}")).json()
         assert view["origin"] == "config" and view["status"]["state"] == "running"
+
+
+async def test_without_the_bundled_files_the_demo_fails_visibly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed wheel ships no examples/: the server still comes up, and the demo says
+    which file is missing."""
+    monkeypatch.setattr(loader, "examples_dir", lambda: tmp_path / "no-examples")
+    config = make_config(tmp_path, "demo=vtest", "pipelines.reconcile_interval=0.2")
+    async with running_app(config) as (client, _):
+        url = f"/api/v1/pipelines/{declared_id('demo')}/status"
+        status = await eventually(lambda: client.get(url), lambda r: r.json()["state"] == "failed")
+        assert "not found" in status.json()["reason"] and "no-examples/" in status.json()["reason"]
+        assert (await client.get("/readyz")).status_code == 200
