@@ -52,7 +52,8 @@ def test_the_unit_tier_of_a_fresh_clone_skips_only_listed_tests(tmp_path: Path) 
         timeout=3600,
     )
     summary = result.stdout[-6000:]
-    assert result.returncode == 0, summary
     skips = re.findall(r"^SKIPPED \[\d+\] (.*)$", result.stdout, flags=re.MULTILINE)
     assert [skip for skip in skips if not skip_allowed(skip)] == [], summary
+    # Under CI=true an unlisted skip is a failure too; any other failure is a real one.
+    assert result.returncode == 0, summary
     assert re.search(r"\d+ passed", summary), summary
