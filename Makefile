@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests use (installed only when missing).
 APT_PACKAGES := procps victoria-metrics prometheus chromium
 
-.PHONY: setup run test test-unit test-ray test-cluster test-browser manifests lint format docs system-deps clean screenshot test-clone
+.PHONY: setup run test test-unit test-ray test-cluster test-browser fuzz manifests lint format docs system-deps clean screenshot test-clone
 
 # The example plugin is installed too: the tests exercise it like any third-party plugin.
 $(STAMP): pyproject.toml plugins/coral-line-counter/pyproject.toml
@@ -51,6 +51,11 @@ test-clone: setup system-deps
 # Regenerate the README's picture of the dashboard: the demo as `make run` shows it.
 screenshot: setup system-deps
 	SCREENSHOT_TO=docs/dashboard-demo.png $(PY) -m pytest -q -rs tests/browser/test_demo.py
+
+# Schemathesis over the whole API with thousands of generated requests (minutes; CI runs
+# the same test with a few examples per operation).
+fuzz: setup
+	CORAL_FUZZ_EXAMPLES=40 $(PY) -m pytest -q -s tests/unit/security/test_fuzz.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,7 @@ from coral_serve.web.auth import Authenticator, AuthMiddleware
 from coral_serve.web.errors import install_error_handlers
 from coral_serve.web.http_metrics import install_http_metrics
 from coral_serve.web.limits import BodyLimitMiddleware
+from coral_serve.web.openapi import document_errors
 from coral_serve.web.plugins import mount_plugins
 from coral_serve.web.routes import (
     auth,
@@ -40,6 +41,7 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
     app.state.config = config
     app.state.services = services
     install_error_handlers(app)
+    document_errors(app)
     app.state.authenticator = Authenticator(
         config.http.auth, key_source=lambda: services.pipelines.call("url_signing_secret")
     )

@@ -114,6 +114,11 @@ class Authenticator:
         return self._url_key
 
 
+def is_open(path: str) -> bool:
+    """Whether anyone may fetch `path` with tokens on (`/metrics` aside: config decides)."""
+    return bool(_OPEN_PATHS.match(path))
+
+
 def allowed(identity: Identity, method: str, path: str) -> bool:
     if identity.role is Role.admin or method in _READ_METHODS:
         return True

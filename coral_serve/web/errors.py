@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from coral_serve.errors import CoralError
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = [
+    "ErrorBody",
+    "FieldError",
+    "ValidationErrorBody",
+    "error_response",
+    "install_error_handlers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +36,27 @@ _ERROR_NAMES = {
     429: "too_many",
     503: "unavailable",
 }
+
+
+class ErrorBody(BaseModel):
+    """Every error answer but a 422 on request fields."""
+
+    error: str = Field(description="Machine-readable kind: not_found, conflict, unavailable, ...")
+    detail: str = Field(description="What was wrong, for a person.")
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted location of the bad field, e.g. source.uri.")
+    message: str = Field(description="What is wrong with it (the value is not echoed).")
+
+
+class ValidationErrorBody(BaseModel):
+    """422: the request was understood but is not valid."""
+
+    error: Literal["invalid_request"]
+    detail: list[FieldError] | str = Field(
+        description="One entry per bad field, or one sentence when the whole request is wrong."
+    )
 
 
 def error_response(status: int, detail: object, error: str | None = None) -> JSONResponse:
@@ -48,13 +78,38 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
 
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    undecodable = [error for error in exc.errors() if error["type"] == "json_invalid"]
+    if undecodable:  # not a request with bad fields: a body that is not JSON at all
+        reason = undecodable[0].get("ctx", {}).get("error", "")
+        return error_response(400, f"request body is not valid JSON: {reason}".rstrip(": "))
     return error_response(422, _field_errors(exc), "invalid_request")
 
 
-async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (each FastAPI route has its own)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join([*allowed, "OPTIONS"])
+
+
+async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=headers)
     response = error_response(exc.status_code, exc.detail)
-    for name, value in (exc.headers or {}).items():
+    for name, value in headers.items():
         response.headers[name] = value
     return response
 

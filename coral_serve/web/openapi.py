@@ -1,0 +1,89 @@
+"""The OpenAPI description tells the error answers the API really gives, on every route.
+
+FastAPI documents every 422 as its own `HTTPValidationError` and no other error at all;
+this replaces that with the project's `{error, detail}` models, adds the statuses the
+middleware and services answer with, so generated clients can read every answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from coral_serve.config.http import Role
+from coral_serve.web.auth import Identity, allowed, is_open
+from coral_serve.web.errors import ErrorBody, ValidationErrorBody
+
+__all__ = ["document_errors"]
+
+_VIEWER = Identity(name="viewer", role=Role.viewer)
+_FASTAPI_MODELS = ("HTTPValidationError", "ValidationError")
+_REF = "#/components/schemas/{model}"
+
+
+def document_errors(app: FastAPI) -> None:
+    """Post-process the generated schema once, the first time it is asked for."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document(generate())
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (ErrorBody, ValidationErrorBody):
+        _add_model(components, model)
+    for name in _FASTAPI_MODELS:
+        components.pop(name, None)
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            _document_operation(path, method.upper(), operation)
+
+
+def _add_model(components: dict[str, Any], model: type[BaseModel]) -> None:
+    definition = model.model_json_schema(ref_template=_REF)
+    components.update(definition.pop("$defs", {}))
+    components[model.__name__] = definition
+
+
+def _document_operation(path: str, method: str, operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    statuses = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+    if operation.get("parameters") or "requestBody" in operation:
+        statuses.add(422)
+    if "requestBody" in operation:
+        statuses |= {400, 413}
+    if not is_open(path):
+        statuses.add(401)
+        if not allowed(_VIEWER, method, path):
+            statuses.add(403)
+    if path.startswith("/api/") or path.startswith("/plugins/"):
+        statuses.add(503)  # a service or the store is not there
+    if "{" in path:
+        statuses.add(404)
+    for status in sorted(statuses):
+        entry = responses.setdefault(str(status), {})
+        entry.setdefault("description", _DESCRIPTIONS.get(status, "Error"))
+        model = ValidationErrorBody if status == 422 else ErrorBody
+        entry["content"] = {
+            "application/json": {"schema": {"$ref": _REF.format(model=model.__name__)}}
+        }
+
+
+_DESCRIPTIONS = {
+    400: "The body is not valid JSON, or a path names nothing this API serves",
+    401: "No valid bearer token (when authentication is on)",
+    403: "The token's role may not do this",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request body larger than http.max_body_bytes",
+    422: "Invalid request: each bad field with what is wrong",
+    429: "Too many",
+    503: "A service or the pipeline store is unavailable; retry later",
+}
