@@ -52,6 +52,7 @@ async def test_leaving_a_page_stops_its_timers_and_live_session(tmp_path: Path) 
         page = await browser.new_page()
         await page.add_init_script(TRACK_JS)
         await page.goto(f"{url}/#/pipeline/{pipeline_id}")
+        await page.wait_for_selector("#live-video")
         await playing(page, "live-video", 0.5)
         assert await services["streams"].session_count() == 1
         await page.evaluate("location.hash = '#/health'")
