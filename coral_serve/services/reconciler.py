@@ -159,10 +159,13 @@ class Reconciler:
 
     async def _stop_orphan(self, pipeline_id: str) -> None:
         async with self.lock(pipeline_id):
-            if await self._store.get(pipeline_id) is not None:
-                return  # created after the rows were read
-            log.info("stopping orphan worker %s", pipeline_id)
-            await self._workers.kill(pipeline_id)
+            try:
+                if await self._store.get(pipeline_id) is not None:
+                    return  # created after the rows were read
+                log.info("stopping orphan worker %s", pipeline_id)
+                await self._workers.kill(pipeline_id)
+            except Exception:  # like a broken pipeline, one orphan must not end the pass
+                log.exception("stopping orphan worker %s failed", pipeline_id)
 
     def _given_up(self, record: PipelineRecord) -> bool:
         return self.supervision(record.id).given_up
