@@ -55,7 +55,7 @@ screenshot: setup system-deps
 # Schemathesis over the whole API with thousands of generated requests (minutes; CI runs
 # the same test with a few examples per operation).
 fuzz: setup
-	CORAL_FUZZ_EXAMPLES=40 $(PY) -m pytest -q -s tests/unit/security/test_fuzz.py
+	CORAL_FUZZ_EXAMPLES=60 $(PY) -m pytest -q -s tests/unit/security/test_fuzz.py
 
 lint: setup
 	$(VENV)/bin/ruff check .
