@@ -1,7 +1,9 @@
 """coral_serve: a control plane for edge video-inference pipelines on Ray Serve.
 
-`coral_serve:app` (for `serve run`) and `coral_serve:build_app` are resolved lazily so that
-importing the package for its config or CLI does not import Ray.
+`serve run coral_serve:app` and `serve run coral_serve:build_app key=value ...` are the
+entry points for Ray users; both names are resolved lazily, so importing the package for its
+config or CLI does not import Ray. No submodule is called `app` or `build_app`, so these
+names always mean the application and its builder (the Serve-aware code is in `serving/`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,8 @@ __all__ = ["__version__", "app", "build_app"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "build_app":
-        from coral_serve.app import build_app
+    if name in ("app", "build_app"):
+        from coral_serve.serving.builder import BuilderArgs, build_app
 
-        return build_app
-    if name == "app":
-        from coral_serve.app import build_app
-
-        return build_app({})
+        return build_app if name == "build_app" else build_app(BuilderArgs())
     raise AttributeError(f"module 'coral_serve' has no attribute {name!r}")

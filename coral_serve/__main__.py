@@ -11,7 +11,6 @@ import sys
 
 from coral_serve.cli import exit_on_config_error
 from coral_serve.config import ConfigSources, load_config
-from coral_serve.runner import run_forever
 
 _USAGE = """usage: python -m coral_serve [OVERRIDE ...]
 
@@ -29,6 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     with exit_on_config_error():
         config = load_config(ConfigSources(overrides=args))
         config.check_startable()
+    # Ray is imported only once the descriptor is known to be good.
+    from coral_serve.serving.lifecycle import run_forever
+
     run_forever(config)
 
 

@@ -118,7 +118,7 @@ def web() -> None:
 @config_options
 def serve(config_file: Path | None, sets: tuple[str, ...], no_env: bool) -> None:
     """Start Ray (or join runtime.address) and serve the app until SIGINT/SIGTERM."""
-    from coral_serve.runner import run_forever
+    from coral_serve.serving.lifecycle import run_forever
 
     config = _load(config_file, sets, no_env)
     with exit_on_config_error():

@@ -1,7 +1,7 @@
 """A KubeRay `RayService` (with its ConfigMap and PVC) that runs the same graph on Kubernetes.
 
 The descriptor file travels in a ConfigMap and every pod mounts it; the Serve application is
-rebuilt from it on the cluster by `coral_serve.app:build_app`, with the same builder args
+rebuilt from it on the cluster by `coral_serve:build_app`, with the same builder args
 `deploy serve-config` writes. Secrets never enter the manifest: pods read them as `CORAL_*`
 variables from the Secret `<name>-secrets`.
 """

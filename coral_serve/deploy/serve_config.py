@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from coral_serve.config import CoralConfig
+from coral_serve.serving.args import BuilderArgs
 
 __all__ = ["render_serve_config"]
 
-BUILDER_IMPORT_PATH = "coral_serve.app:build_app"
+BUILDER_IMPORT_PATH = "coral_serve:build_app"
 
 
 def render_serve_config(
@@ -22,13 +23,11 @@ def render_serve_config(
 ) -> dict[str, Any]:
     """The application is rebuilt from the same sources on the cluster, so secrets stay in
     the file or environment they came from instead of being copied into this manifest."""
-    args: dict[str, Any] = {}
-    if config_file is not None:
-        args["config_file"] = str(Path(config_file).resolve())
-    if sets:
-        args["overrides"] = list(sets)
-    if no_env:
-        args["no_env"] = True
+    args = BuilderArgs(
+        config_file=Path(config_file).resolve() if config_file is not None else None,
+        overrides=list(sets),
+        no_env=no_env,
+    )
     return {
         "proxy_location": "EveryNode",
         "http_options": {"host": config.http.host, "port": config.http.port},
@@ -41,7 +40,7 @@ def render_serve_config(
                 "name": config.runtime.app_name,
                 "route_prefix": "/",
                 "import_path": BUILDER_IMPORT_PATH,
-                "args": args,
+                "args": args.to_serve_args(),
             }
         ],
     }

@@ -1,1 +1,1 @@
-"""The services of the graph: plain async classes that Serve wraps in app.py."""
+"""The services of the graph: plain async classes that `serving.graph` wraps for Serve."""

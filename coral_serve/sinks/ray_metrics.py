@@ -1,8 +1,8 @@
 """Pipeline fps and latencies as Ray metrics, next to Ray's own on its dashboard and its
 Prometheus endpoint (exported there with Ray's `ray_` prefix).
 
-Only `coral_serve.app` imports this module: it hands the sink to MonitorService as an extra
-sink, so services themselves never import Ray.
+A Ray-aware module: only `serving.graph` imports it, handing the sink to MonitorService as
+an extra sink, so services themselves never import Ray.
 """
 
 from __future__ import annotations

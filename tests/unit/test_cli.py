@@ -83,7 +83,7 @@ def test_serve_config_rebuilds_from_the_same_sources(cli: CliRunner, tmp_path: P
     manifest = yaml.safe_load(result.output)
     assert manifest["http_options"] == {"host": "0.0.0.0", "port": 9123}
     (application,) = manifest["applications"]
-    assert application["import_path"] == "coral_serve.app:build_app"
+    assert application["import_path"] == "coral_serve:build_app"
     assert application["args"] == {
         "config_file": str(path.resolve()),
         "overrides": ["web=prod"],

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from coral_serve.cli import main
-from coral_serve.config import ConfigSources, load_config
+from coral_serve.serving.args import BuilderArgs
 from tests.conftest import REPO_ROOT, shared_file
 
 DEPLOYMENTS = REPO_ROOT / "deployments"
@@ -98,13 +98,13 @@ def test_the_cluster_rebuilds_the_descriptor_from_the_configmap(
 ) -> None:
     serve = yaml.safe_load(manifests["RayService"]["spec"]["serveConfigV2"])
     (application,) = serve["applications"]
-    assert application["import_path"] == "coral_serve.app:build_app"
+    assert application["import_path"] == "coral_serve:build_app"
     args = application["args"]
     assert args["config_file"] == "/app/config/runtime.yaml"
     # What build_app does on the cluster, with the ConfigMap's file where the pod mounts it.
     mounted = tmp_path / "runtime.yaml"
     mounted.write_text(manifests["ConfigMap"]["data"]["runtime.yaml"])
-    config = load_config(ConfigSources(file=mounted, overrides=args["overrides"], use_env=False))
+    config = BuilderArgs.model_validate({**args, "config_file": mounted, "no_env": True}).load()
     assert config.http.auth.mode.value == "token"
     assert config.pipelines.store_path == "/data/coral.db"
     assert serve["http_options"] == {"host": "0.0.0.0", "port": config.http.port}

@@ -1,4 +1,4 @@
-"""`build_app(config)`: the one place that knows Ray Serve; it reads like the graph.
+"""`bind_graph(config)`: the Ray Serve graph; it reads like the graph.
 
 Ingress (FastAPI) ── PipelineService, StreamService, MonitorService, HealthService
 """
@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ray import serve
 from ray.serve import Application
 from ray.serve.deployment import Deployment
 
-from coral_serve.config import ConfigSources, CoralConfig, load_config
+from coral_serve.config import CoralConfig
 from coral_serve.config.deployments import DeploymentOptions
-from coral_serve.config.layers import parse_scalar
-from coral_serve.errors import quiet_expected_errors
-from coral_serve.logs import mask_handlers
 from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
@@ -29,10 +24,7 @@ from coral_serve.streams.recordings import recording_settings
 from coral_serve.web import Services, create_web_app
 from coral_serve.workers.ray_pool import RayWorkerPool
 
-__all__ = ["build_app", "config_from_builder_args"]
-
-# Builder arguments that are not config keys (`serve run coral_serve:build_app file=x.yaml`).
-_FILE_ARG, _OVERRIDES_ARG, _NO_ENV_ARG = "config_file", "overrides", "no_env"
+__all__ = ["bind_graph", "serve_deployment_states"]
 
 
 @serve.ingress()
@@ -42,7 +34,6 @@ class Ingress:
     def __init__(
         self, config: CoralConfig, pipelines: Any, streams: Any, monitor: Any, health: Any
     ) -> None:
-        mask_handlers()
         services = Services.wrap(
             pipelines=pipelines, streams=streams, monitor=monitor, health=health
         )
@@ -57,8 +48,6 @@ def _service_deployment(service_cls: type, name: str, options: DeploymentOptions
 
     class Replica(service_cls):  # type: ignore[valid-type, misc]
         async def __init__(self, *args: Any, **kwargs: Any) -> None:
-            mask_handlers()  # each replica is a Ray process of its own
-            quiet_expected_errors()  # a 4xx it raises is one log line, not a traceback
             service_cls.__init__(self, *args, **kwargs)
             await self.start()
 
@@ -78,27 +67,8 @@ async def serve_deployment_states(app_name: str) -> dict[str, str]:
     return {name: str(d.status.value) for name, d in application.deployments.items()}
 
 
-def config_from_builder_args(args: Mapping[str, Any]) -> CoralConfig:
-    """`serve run coral_serve:build_app web=prod http.port=9100` → the descriptor."""
-    extra = {
-        key: parse_scalar(value) if isinstance(value, str) else value
-        for key, value in args.items()
-        if key not in {_FILE_ARG, _OVERRIDES_ARG, _NO_ENV_ARG}
-    }
-    file = args.get(_FILE_ARG)
-    return load_config(
-        ConfigSources(
-            file=Path(file) if file else None,
-            overrides=list(args.get(_OVERRIDES_ARG, ())),
-            use_env=not parse_scalar(str(args.get(_NO_ENV_ARG, "false"))),
-            extra=extra,
-        )
-    )
-
-
-def build_app(args: CoralConfig | Mapping[str, Any] | None = None) -> Application:
-    """Bind the graph; `args` is a descriptor or `serve run` builder arguments."""
-    config = args if isinstance(args, CoralConfig) else config_from_builder_args(args or {})
+def bind_graph(config: CoralConfig) -> Application:
+    """Bind every deployment of the descriptor into one application."""
     config.check_startable()
     plan = config.deployments
     pipelines = _service_deployment(PipelineService, "PipelineService", plan.pipeline_service)
@@ -109,7 +79,7 @@ def build_app(args: CoralConfig | Mapping[str, Any] | None = None) -> Applicatio
 
     workers = RayWorkerPool(config.runtime.namespace, recording_settings(config.streams.recordings))
     pipelines_node = pipelines.bind(config, workers)
-    # Pipeline fps and latency also go to Ray's own metrics; only this module knows Ray.
+    # Pipeline fps and latency also go to Ray's own metrics, a sink only the graph can build.
     monitor_node = monitor.bind(config, workers, {"ray": RayMetricsSink()})
     states = functools.partial(serve_deployment_states, config.runtime.app_name)
     return ingress.bind(

@@ -8,8 +8,12 @@ import signal
 import threading
 from types import FrameType
 
+import ray
+from ray import serve
+
 from coral_serve.config import CoralConfig
 from coral_serve.logs import configure_logging
+from coral_serve.serving.graph import bind_graph
 
 __all__ = ["run_forever"]
 
@@ -19,16 +23,11 @@ _GRACEFUL_SHUTDOWN_SECONDS = 20.0
 
 
 def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> None:
-    """Deploy `build_app(config)` and block until SIGINT/SIGTERM (or `stop` is set).
+    """Deploy `bind_graph(config)` and block until SIGINT/SIGTERM (or `stop` is set).
 
     A Ray started here is shut down on exit, leaving no process behind; when joining an
     existing cluster (`runtime.address`), only this application is removed.
     """
-    import ray
-    from ray import serve
-
-    from coral_serve.app import build_app
-
     configure_logging(config.runtime)
     stop = stop or threading.Event()
 
@@ -55,7 +54,7 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
     try:
         serve.start(http_options={"host": config.http.host, "port": config.http.port})
         serve.run(
-            build_app(config),
+            bind_graph(config),
             name=runtime.app_name,
             route_prefix="/",
             logging_config={
@@ -75,9 +74,6 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
 def _shutdown(app_name: str, started_ray: bool) -> None:
     """Stop Serve gracefully, but never hang on it: a Ctrl-C in a terminal also reaches Ray's
     own processes, and a dead raylet would leave `serve.shutdown` waiting forever."""
-    import ray
-    from ray import serve
-
     graceful = threading.Thread(
         target=serve.shutdown if started_ray else functools.partial(serve.delete, app_name),
         name="coral-serve-shutdown",
