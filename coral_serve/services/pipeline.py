@@ -34,6 +34,7 @@ from coral_serve.store.pipelines import (
     PipelineRecord,
     PipelineStore,
     StoreError,
+    UnreadableRowError,
 )
 from coral_serve.tasks import stop_tasks
 from coral_serve.workers.pool import WorkerGone, WorkerPool
@@ -115,7 +116,8 @@ class PipelineService:
         statuses = await asyncio.gather(
             *(reconciler.status(record, record.id in live) for record in records)
         )
-        return [PipelineView.of(r, s) for r, s in zip(records, statuses, strict=True)]
+        views = [PipelineView.of(r, s) for r, s in zip(records, statuses, strict=True)]
+        return views + [PipelineView.of_broken(row) for row in await store.broken()]
 
     async def get(self, pipeline_id: str) -> PipelineView:
         _, reconciler = self._ready()
@@ -142,22 +144,24 @@ class PipelineService:
     async def delete(self, pipeline_id: str) -> None:
         """Idempotent, from every state: the row goes first, then the worker and downloads."""
         store, reconciler = self._ready()
-        record = await store.get(pipeline_id)
+        try:
+            record = await store.get(pipeline_id)
+        except UnreadableRowError:
+            record = None  # quarantined: deleting it is the way out
         if record is not None and record.origin is Origin.config:
             raise ConflictError(
                 f"pipeline {record.name!r} is declared in the configuration "
                 "(pipelines.declared); remove it there and reload"
             )
         async with self._writing(), reconciler.lock(pipeline_id):
-            if record is not None:
-                await store.delete(pipeline_id)
+            removed = await store.delete(pipeline_id)
             await self._workers.kill(pipeline_id)
             await self._downloader.remove(pipeline_id)
             await self._prune_events()  # its events go with it
         reconciler.forget(pipeline_id)
         self._live.invalidate()
-        if record is not None:
-            log.info("deleted pipeline %s (%s)", pipeline_id, record.name)
+        if removed:
+            log.info("deleted pipeline %s", pipeline_id)
 
     async def results(
         self, pipeline_id: str, max_items: int, exclude: Sequence[str] = ()
@@ -204,7 +208,12 @@ class PipelineService:
         if problem:
             return CheckResult(name="store", ok=False, detail=problem)
         count = await store.count()
-        return CheckResult(name="store", ok=True, detail=f"{count} pipelines stored")
+        detail = f"{count} pipelines stored"
+        broken = await store.broken()
+        if broken:
+            ids = ", ".join(row.id for row in broken)
+            detail += f"; warning: {len(broken)} cannot be read and do not run (delete them): {ids}"
+        return CheckResult(name="store", ok=True, detail=detail)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -293,6 +302,9 @@ class PipelineService:
         drop those no longer declared."""
         store, _ = self._ready()
         declared = {declared_id(spec.name): spec for spec in self._config.pipelines.declared}
+        for row in await store.broken():
+            if row.id in declared:  # the descriptor still says what it should be
+                await store.delete(row.id)
         for record in await store.list():
             if record.origin is Origin.config and record.id not in declared:
                 await store.delete(record.id)

@@ -17,7 +17,12 @@ from coral_serve.services.downloads import Downloader
 from coral_serve.services.freshness import Fresh
 from coral_serve.services.sources import source_scheme
 from coral_serve.services.views import PipelineStatus
-from coral_serve.store.pipelines import DesiredState, PipelineRecord, PipelineStore
+from coral_serve.store.pipelines import (
+    DesiredState,
+    PipelineRecord,
+    PipelineStore,
+    UnreadableRowError,
+)
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
 __all__ = ["Reconciler", "Supervision"]
@@ -160,8 +165,9 @@ class Reconciler:
     async def _stop_orphan(self, pipeline_id: str) -> None:
         async with self.lock(pipeline_id):
             try:
-                if await self._store.get(pipeline_id) is not None:
-                    return  # created after the rows were read
+                with contextlib.suppress(UnreadableRowError):  # a quarantined row does not run
+                    if await self._store.get(pipeline_id) is not None:
+                        return  # created after the rows were read
                 log.info("stopping orphan worker %s", pipeline_id)
                 await self._workers.kill(pipeline_id)
             except Exception:  # like a broken pipeline, one orphan must not end the pass

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from coral_serve.store.pipelines import PipelineRecord
+from coral_serve.store.pipelines import BrokenRow, PipelineRecord
 
 __all__ = ["Counters", "Latency", "LatencySummary", "PipelineStatus", "PipelineView"]
 
@@ -38,9 +38,12 @@ class PipelineStatus(BaseModel):
 
     state: str = Field(
         description="starting, downloading, running, paused, reconnecting, restarting, "
-        "failed, finished, stopped or pending (waiting for resources)."
+        "failed, finished, stopped, pending (waiting for resources) or broken (the stored "
+        "row cannot be read)."
     )
-    reason: str | None = Field(default=None, description="Why the pipeline failed.")
+    reason: str | None = Field(
+        default=None, description="Why the pipeline failed, or why its row cannot be read."
+    )
     fps: float = Field(default=0.0, description="Frames processed per second, recently.")
     counters: Counters = Field(default_factory=Counters, description="Frame counters.")
     latency: Latency = Field(default_factory=Latency, description="Latencies in seconds.")
@@ -53,14 +56,23 @@ class PipelineStatus(BaseModel):
 class PipelineView(BaseModel):
     id: str
     name: str
-    origin: str = Field(description="api, or config for pipelines declared in the descriptor.")
+    origin: str = Field(
+        description="api, or config for pipelines declared in the descriptor; unknown when broken."
+    )
     desired_state: str = Field(description="running or paused: what the reconciler enforces.")
     restart_policy: str
     generation: int
     created: float
     updated: float
-    spec: dict[str, Any] = Field(description="The pipeline spec, credentials masked.")
+    spec: dict[str, Any] = Field(
+        description="The pipeline spec, credentials masked; empty when broken."
+    )
     status: PipelineStatus
+    broken: bool = Field(
+        default=False,
+        description="The stored row cannot be read: it does not run and can only be deleted; "
+        "status.reason says why.",
+    )
 
     @classmethod
     def of(cls, record: PipelineRecord, status: PipelineStatus) -> PipelineView:
@@ -75,4 +87,21 @@ class PipelineView(BaseModel):
             updated=record.updated,
             spec=record.spec.public_dict(),
             status=status,
+        )
+
+    @classmethod
+    def of_broken(cls, row: BrokenRow) -> PipelineView:
+        """A quarantined row: listed so it can be seen and deleted, never its stored spec."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            origin="unknown",
+            desired_state="unknown",
+            restart_policy="unknown",
+            generation=0,
+            created=row.created,
+            updated=row.created,
+            spec={},
+            status=PipelineStatus(state="broken", reason=row.reason),
+            broken=True,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -11,19 +12,24 @@ from enum import Enum
 from typing import Any
 
 import aiosqlite
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from coral_serve.engine.spec import PipelineSpec, RestartPolicy
+from coral_serve.errors import ConflictError, InvalidRequestError
 from coral_serve.store.database import failure_reason
 
 __all__ = [
+    "BrokenRow",
     "DesiredState",
     "Origin",
     "PipelineEvent",
     "PipelineRecord",
     "PipelineStore",
     "StoreError",
+    "UnreadableRowError",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class DesiredState(str, Enum):
@@ -61,6 +67,25 @@ class PipelineEvent(BaseModel):
 _COLUMNS = "id, name, spec, desired_state, restart_policy, origin, generation, created, updated"
 
 
+class BrokenRow(BaseModel):
+    """A stored row that no longer reads back: it never runs, is reported, and can be deleted."""
+
+    id: str
+    name: str
+    created: float
+    reason: str
+
+
+class UnreadableRowError(ConflictError):
+    """The API touched a quarantined row (409: the request is fine, the stored row is not)."""
+
+    def __init__(self, pipeline_id: str, reason: str) -> None:
+        super().__init__(
+            f"pipeline {pipeline_id!r} is stored but cannot be read ({reason}); "
+            "it does not run: delete it and create it again"
+        )
+
+
 def _record(row: tuple[Any, ...]) -> PipelineRecord:
     return PipelineRecord(
         id=row[0],
@@ -75,6 +100,39 @@ def _record(row: tuple[Any, ...]) -> PipelineRecord:
     )
 
 
+def _parse(row: tuple[Any, ...]) -> PipelineRecord | BrokenRow:
+    """The record, or why it cannot be read (never quoting the stored values)."""
+    try:
+        return _record(row)
+    except ValidationError as exc:
+        reason = _validation_reason(exc)
+    except (ValueError, TypeError) as exc:
+        reason = f"a column holds an unknown value ({type(exc).__name__})"
+    created = row[7] if isinstance(row[7], int | float) else 0.0
+    return BrokenRow(id=str(row[0]), name=str(row[1]), created=created, reason=reason)
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    """Field paths and messages only: a spec may hold camera credentials."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where or 'spec'}: {first['msg']}{more}"
+
+
+def _spec_json(spec: PipelineSpec) -> str:
+    """The spec as stored, refused unless it reads back: a row that cannot be read must
+    never be written."""
+    text = spec.model_dump_json()
+    try:
+        PipelineSpec.model_validate_json(text)
+    except ValidationError as exc:
+        raise InvalidRequestError(
+            f"spec cannot be stored, it would not read back: {_validation_reason(exc)}"
+        ) from None
+    return text
+
+
 class StoreError(Exception):
     """The store could not be written (read-only filesystem, disk full, file replaced)."""
 
@@ -86,6 +144,7 @@ class PipelineStore:
         self._db = db
         # One connection serves every coroutine: transactions must take turns.
         self._write_lock = asyncio.Lock()
+        self._reported_broken: set[str] = set()
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
@@ -117,7 +176,7 @@ class PipelineStore:
                 (
                     record.id,
                     record.name,
-                    record.spec.model_dump_json(),
+                    _spec_json(record.spec),
                     record.desired_state.value,
                     record.restart_policy.value,
                     record.origin.value,
@@ -133,7 +192,7 @@ class PipelineStore:
         await self._update(
             record.id,
             "spec = ?, restart_policy = ?, generation = generation + 1",
-            (record.spec.model_dump_json(), record.restart_policy.value),
+            (_spec_json(record.spec), record.restart_policy.value),
             event,
         )
 
@@ -168,23 +227,44 @@ class PipelineStore:
         return removed
 
     async def get(self, pipeline_id: str) -> PipelineRecord | None:
-        async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM pipelines WHERE id = ?", (pipeline_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return _record(tuple(row)) if row else None
+        """The record, None when there is none; UnreadableRowError when it is quarantined."""
+        return await self._one("id", pipeline_id)
 
     async def get_by_name(self, name: str) -> PipelineRecord | None:
-        async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM pipelines WHERE name = ?", (name,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return _record(tuple(row)) if row else None
+        return await self._one("name", name)
 
     async def list(self) -> list[PipelineRecord]:
+        """Every readable record; unreadable rows are left out (see `broken`)."""
+        return [row for row in await self._parsed() if isinstance(row, PipelineRecord)]
+
+    async def broken(self) -> list[BrokenRow]:
+        """Rows that no longer read back (hand-edited, or written by a buggy version)."""
+        return [row for row in await self._parsed() if isinstance(row, BrokenRow)]
+
+    async def _parsed(self) -> list[PipelineRecord | BrokenRow]:
         async with self._db.execute(f"SELECT {_COLUMNS} FROM pipelines ORDER BY created") as cur:
-            rows = await cur.fetchall()
-        return [_record(tuple(row)) for row in rows]
+            return [self._checked(_parse(tuple(row))) for row in await cur.fetchall()]
+
+    async def _one(self, column: str, value: str) -> PipelineRecord | None:
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM pipelines WHERE {column} = ?", (value,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        parsed = self._checked(_parse(tuple(row)))
+        if isinstance(parsed, BrokenRow):
+            raise UnreadableRowError(parsed.id, parsed.reason)
+        return parsed
+
+    def _checked(self, parsed: PipelineRecord | BrokenRow) -> PipelineRecord | BrokenRow:
+        """Log each quarantined row once, not on every reconcile pass."""
+        if isinstance(parsed, BrokenRow) and parsed.id not in self._reported_broken:
+            self._reported_broken.add(parsed.id)
+            log.error(
+                "stored pipeline %s cannot be read and is skipped: %s", parsed.id, parsed.reason
+            )
+        return parsed
 
     async def add_event(self, pipeline_id: str, kind: str, detail: str = "") -> None:
         async with self._transaction():

@@ -78,3 +78,64 @@ async def test_concurrent_writes_take_turns(tmp_path: Path) -> None:
         assert [r.name for r in await store.list()] == [f"cam-{n}" for n in range(4, 8)]
     finally:
         await db.close()
+
+
+async def test_a_spec_that_would_not_read_back_is_never_written(tmp_path: Path) -> None:
+    from coral_serve.engine.spec import PipelineSpec, ResourcesSpec
+    from coral_serve.errors import InvalidRequestError
+    from coral_serve.store.pipelines import DesiredState, Origin, PipelineRecord, PipelineStore
+
+    db = await open_database(tmp_path / "coral.db")
+    store = PipelineStore(db)
+    spec = PipelineSpec.model_validate(
+        {"name": "nan", "source": {"uri": "rtsp://127.0.0.1/x"}, "model": {"backend": "none"}}
+    )
+    # Built around validation, as a bug would: JSON writes the NaN as null.
+    bad = spec.model_copy(
+        update={
+            "resources": ResourcesSpec.model_construct(
+                num_cpus=float("nan"), num_gpus=0.0, custom={}
+            )
+        }
+    )
+    record = PipelineRecord(
+        id="p1",
+        name="nan",
+        spec=bad,
+        desired_state=DesiredState.running,
+        restart_policy="never",
+        origin=Origin.api,
+        generation=1,
+        created=0,
+        updated=0,
+    )
+    try:
+        with pytest.raises(InvalidRequestError, match=r"resources\.num_cpus"):
+            await store.insert(record)
+        assert await store.count() == 0 and await store.list() == []
+    finally:
+        await db.close()
+
+
+async def test_unreadable_rows_are_listed_apart_and_deletable(tmp_path: Path) -> None:
+    from coral_serve.store.pipelines import PipelineStore, UnreadableRowError
+
+    db = await open_database(tmp_path / "coral.db")
+    store = PipelineStore(db)
+    await db.execute(
+        "INSERT INTO pipelines (id, name, spec, desired_state, restart_policy, created, updated)"
+        ' VALUES (\'p1\', \'cam\', \'{"name": "cam", "source": {"uri": "rtsp://u:pw@h/x"}}\','
+        " 'running', 'always', 0, 0)"
+    )
+    await db.commit()
+    try:
+        assert await store.list() == []
+        [broken] = await store.broken()
+        assert (broken.id, broken.name) == ("p1", "cam")
+        assert broken.reason.startswith("model: Field required") and "pw" not in broken.reason
+        with pytest.raises(UnreadableRowError, match="cannot be read"):
+            await store.get("p1")
+        assert await store.delete("p1") is True
+        assert await store.broken() == []
+    finally:
+        await db.close()
