@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import ast
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 from coral_serve.engine.errors import ModelLoadError
 
-__all__ = ["COCO80", "names_from_metadata", "resolve_classes"]
+__all__ = ["COCO80", "MAX_NAMES_FILE_BYTES", "names_from_metadata", "resolve_classes"]
+
+# Far above any real label list; a request naming /dev/zero must not exhaust memory.
+MAX_NAMES_FILE_BYTES = 1 << 20
 
 COCO80: tuple[str, ...] = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
@@ -56,10 +61,20 @@ def names_from_metadata(metadata: Mapping[str, str]) -> list[str]:
 
 
 def _read_names_file(path: Path) -> list[str]:
+    """Only a regular file, and at most MAX_NAMES_FILE_BYTES of it: the path comes from a
+    request, so it may name a device, a FIFO or a huge file."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # Non-blocking, so opening a FIFO returns at once and fstat can refuse it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ModelLoadError(f"class names file {path} is not a regular file")
+            data = handle.read(MAX_NAMES_FILE_BYTES + 1)
     except OSError as exc:
         raise ModelLoadError(f"cannot read class names file {path}: {exc.strerror}") from exc
+    if len(data) > MAX_NAMES_FILE_BYTES:
+        raise ModelLoadError(f"class names file {path} is larger than {MAX_NAMES_FILE_BYTES} bytes")
+    lines = data.decode("utf-8", errors="replace").splitlines()
     names = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     if not names:
         raise ModelLoadError(f"class names file {path} lists no names")
