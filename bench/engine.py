@@ -35,7 +35,7 @@ PASS_RATIO = 0.95
 
 
 def _spec(video: Path, pacing: str, loop: bool = False, name: str = "bench") -> Any:
-    from coral_serve.engine.spec import PipelineSpec
+    from coral_serve.schema.spec import PipelineSpec
 
     return PipelineSpec.model_validate(
         {

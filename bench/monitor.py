@@ -34,7 +34,7 @@ SHARED = Path(os.environ.get("CORAL_SHARED_DIR", ROOT.parent / "shared"))
 VIDEO = SHARED / "media" / "vtest-10s.mp4"
 
 from coral_serve.config import ConfigSources, CoralConfig, load_config  # noqa: E402
-from coral_serve.engine.spec import PipelineSpec  # noqa: E402
+from coral_serve.schema.spec import PipelineSpec  # noqa: E402
 from coral_serve.services.monitor import MonitorService  # noqa: E402
 from coral_serve.sinks.stdout import StdoutSink  # noqa: E402
 from coral_serve.workers.local import LocalWorkerPool  # noqa: E402

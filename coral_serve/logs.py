@@ -8,7 +8,7 @@ import logging
 import sys
 
 from coral_serve.config.runtime import RuntimeConfig
-from coral_serve.engine.redact import masked_text
+from coral_serve.schema.redact import masked_text
 
 __all__ = ["JsonFormatter", "MaskingFilter", "configure_logging", "mask_handlers"]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from coral_serve.config.base import CoralBaseModel
+from coral_serve.schema.base import CoralBaseModel
 
 __all__ = ["ActorOptions", "AutoscalingConfig", "DeploymentOptions", "DeploymentsConfig"]
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from coral_serve.config.base import CoralBaseModel
 from coral_serve.config.deployments import DeploymentsConfig
 from coral_serve.config.errors import ConfigError, ConfigProblem
 from coral_serve.config.health import HealthConfig
@@ -17,6 +16,7 @@ from coral_serve.config.plugins import PluginsConfig
 from coral_serve.config.runtime import RuntimeConfig
 from coral_serve.config.streams import StreamsConfig
 from coral_serve.config.ui import UiConfig
+from coral_serve.schema.base import CoralBaseModel
 
 __all__ = ["CoralConfig"]
 

@@ -6,7 +6,7 @@ from enum import Enum
 
 from pydantic import Field
 
-from coral_serve.config.base import CoralBaseModel
+from coral_serve.schema.base import CoralBaseModel
 
 __all__ = ["WARNING_CHECKS", "ExternalProbe", "HealthConfig", "ReadinessCheck"]
 

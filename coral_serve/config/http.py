@@ -8,7 +8,7 @@ from enum import Enum
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from coral_serve.config.base import CoralBaseModel
+from coral_serve.schema.base import CoralBaseModel
 
 __all__ = ["AuthConfig", "AuthMode", "HttpConfig", "Role", "StaticMount", "TokenConfig"]
 

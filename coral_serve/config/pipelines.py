@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from coral_serve.config.base import CoralBaseModel
-from coral_serve.engine.spec import PipelineSpec, RestartPolicy
+from coral_serve.schema.base import CoralBaseModel
+from coral_serve.schema.spec import PipelineSpec, RestartPolicy
 
 __all__ = [
     "DownloadConfig",

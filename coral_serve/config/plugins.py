@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from coral_serve.config.base import CoralBaseModel
+from coral_serve.schema.base import CoralBaseModel
 
 __all__ = ["PluginsConfig"]
 

@@ -6,7 +6,8 @@ from enum import Enum
 
 from pydantic import Field, SecretStr, field_validator
 
-from coral_serve.config.base import CoralBaseModel
+from coral_serve.schema.base import CoralBaseModel
+from coral_serve.schema.streams import IceConfig, IceServerView
 
 __all__ = ["Codec", "IceServer", "RecordingsConfig", "StreamsConfig", "WebRTCConfig"]
 
@@ -48,6 +49,19 @@ class WebRTCConfig(CoralBaseModel):
     max_sessions_per_replica: int = Field(
         default=50, ge=1, le=10000, description="Concurrent WebRTC sessions per replica."
     )
+
+    def ice_config(self) -> IceConfig:
+        """The only place a TURN credential leaves the server: the browser needs it."""
+        return IceConfig(
+            ice_servers=[
+                IceServerView(
+                    urls=server.urls,
+                    username=server.username,
+                    credential=server.credential.get_secret_value() if server.credential else None,
+                )
+                for server in self.ice_servers
+            ]
+        )
 
 
 class RecordingsConfig(CoralBaseModel):

@@ -6,7 +6,7 @@ from enum import Enum
 
 from pydantic import Field, model_validator
 
-from coral_serve.config.base import CoralBaseModel
+from coral_serve.schema.base import CoralBaseModel
 
 __all__ = ["BrandingConfig", "UiConfig", "UiMode"]
 

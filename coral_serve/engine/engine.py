@@ -9,7 +9,6 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import cv2
@@ -20,13 +19,14 @@ from coral_serve.engine.channel import Channel, ChannelClosedError
 from coral_serve.engine.decoders import Transform
 from coral_serve.engine.errors import EngineError, ModelLoadError
 from coral_serve.engine.model import Model, load_model, validate_model
-from coral_serve.engine.redact import masked_text, masked_uri
 from coral_serve.engine.results import ResultsBuffer
 from coral_serve.engine.source import EndOfStream, Frame, SourceState, VideoSource
-from coral_serve.engine.spec import PipelineSpec
 from coral_serve.engine.stats import PipelineStats
+from coral_serve.schema.redact import masked_text, masked_uri
+from coral_serve.schema.spec import PipelineSpec
+from coral_serve.schema.state import PipelineState
 
-__all__ = ["EngineState", "PipelineEngine", "Recorder", "validate_model"]
+__all__ = ["PipelineEngine", "Recorder", "validate_model"]
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,6 @@ Recorder = Callable[[np.ndarray, float], None]
 LatestFrame = tuple[int, float, bytes]
 # A published frame with the result record of that same frame, for live overlays.
 LatestView = tuple[int, float, bytes, dict[str, Any]]
-
-
-class EngineState(str, Enum):
-    starting = "starting"
-    running = "running"
-    paused = "paused"
-    reconnecting = "reconnecting"
-    failed = "failed"
-    finished = "finished"
-    stopped = "stopped"
 
 
 # Engines whose threads are alive. Daemon threads still inside FFmpeg or ONNX Runtime when
@@ -100,7 +90,7 @@ class PipelineEngine:
         self._stats = PipelineStats()
         self._results = ResultsBuffer(spec.outputs.results_buffer)
         self._lock = threading.Lock()
-        self._terminal: EngineState | None = None
+        self._terminal: PipelineState | None = None
         self._reason: str | None = None
         self._paused = False
         self._model: Model | None = None
@@ -159,7 +149,7 @@ class PipelineEngine:
         """Stop every stage and release the capture and the model; True if all ended in time."""
         with self._lock:
             supervisor = self._supervisor
-            self._terminal = EngineState.stopped
+            self._terminal = PipelineState.stopped
             self._paused = False
         self._done.set()
         self._wake_frame_waiters()
@@ -176,13 +166,13 @@ class PipelineEngine:
             if self._terminal is not None:
                 return self._terminal.value
             if self._paused:
-                return EngineState.paused.value
+                return PipelineState.paused.value
             source = self._source.state
             if source is SourceState.reconnecting:
-                return EngineState.reconnecting.value
+                return PipelineState.reconnecting.value
             if self._model is not None and source in (SourceState.open, SourceState.finished):
-                return EngineState.running.value
-            return EngineState.starting.value
+                return PipelineState.running.value
+            return PipelineState.starting.value
 
     @property
     def reason(self) -> str | None:
@@ -307,7 +297,7 @@ class PipelineEngine:
         with self._lock:
             self._model = None
             if self._terminal is None:
-                self._terminal = EngineState.stopped
+                self._terminal = PipelineState.stopped
         self._wake_frame_waiters()
         log.info(
             "pipeline %s ended: %s",
@@ -320,7 +310,7 @@ class PipelineEngine:
         with self._lock:
             if self._terminal is not None:
                 return
-            self._terminal = EngineState.failed
+            self._terminal = PipelineState.failed
             self._reason = reason
         log.error("pipeline %s failed: %s", self.spec.name, reason)
         self._done.set()
@@ -329,7 +319,7 @@ class PipelineEngine:
     def _finish(self) -> None:
         with self._lock:
             if self._terminal is None:
-                self._terminal = EngineState.finished
+                self._terminal = PipelineState.finished
         self._done.set()
         self._wake_frame_waiters()
 

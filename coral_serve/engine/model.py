@@ -22,7 +22,7 @@ from coral_serve.engine.decoders import (
     make_decoder,
 )
 from coral_serve.engine.errors import InferenceError, ModelLoadError
-from coral_serve.engine.spec import ModelSpec
+from coral_serve.schema.spec import ModelSpec
 
 __all__ = ["Model", "load_model", "validate_model"]
 

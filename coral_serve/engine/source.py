@@ -17,9 +17,9 @@ import numpy as np
 
 from coral_serve.engine.channel import Channel, ChannelClosedError
 from coral_serve.engine.errors import SourceError
-from coral_serve.engine.redact import masked_text, masked_uri
-from coral_serve.engine.spec import Pacing, SourceSpec
 from coral_serve.engine.stats import PipelineStats
+from coral_serve.schema.redact import masked_text, masked_uri
+from coral_serve.schema.spec import Pacing, SourceSpec
 
 __all__ = ["EndOfStream", "Frame", "SourceState", "SourceTarget", "VideoSource", "parse_target"]
 

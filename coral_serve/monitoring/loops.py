@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from coral_serve.services.checks import CheckResult
+from coral_serve.schema.checks import CheckResult
 from coral_serve.tasks import stop_tasks
 
 __all__ = ["Loops"]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coral_serve.services.views import LatencySummary, PipelineStatus
+from coral_serve.schema.views import LatencySummary, PipelineStatus
 
 __all__ = [
     "GONE",

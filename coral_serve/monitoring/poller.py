@@ -14,7 +14,7 @@ from coral_serve.monitoring.points import (
     pipeline_point,
     unresponsive_point,
 )
-from coral_serve.services.views import PipelineStatus
+from coral_serve.schema.views import PipelineStatus
 from coral_serve.workers.pool import WorkerPool
 
 __all__ = ["WorkerPoller"]

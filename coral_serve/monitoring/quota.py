@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 from coral_serve.config.monitoring import DiskQuotaConfig
-from coral_serve.monitoring.disk import CleanupReport, DiskReport, RecordingsQuota
+from coral_serve.monitoring.disk import RecordingsQuota
 from coral_serve.monitoring.points import Point, recordings_point
-from coral_serve.services.checks import CheckResult
+from coral_serve.schema.checks import CheckResult
+from coral_serve.schema.disk import CleanupReport, DiskReport
 
 __all__ = ["QuotaKeeper"]
 

@@ -12,8 +12,8 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from coral_serve.config.pipelines import DownloadConfig, OutboundPolicy
-from coral_serve.engine.redact import masked_uri
 from coral_serve.errors import InvalidRequestError
+from coral_serve.schema.redact import masked_uri
 from coral_serve.services.outbound import check_outbound
 
 __all__ = ["Downloader"]

@@ -11,7 +11,7 @@ import httpx
 
 from coral_serve.config import CoralConfig
 from coral_serve.config.health import WARNING_CHECKS, ExternalProbe, ReadinessCheck
-from coral_serve.services.checks import CheckResult, Readiness, timed_check
+from coral_serve.schema.checks import CheckResult, Readiness, timed_check
 from coral_serve.services.client import ServiceClient
 
 __all__ = ["DeploymentStates", "HealthService"]

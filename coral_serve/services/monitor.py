@@ -19,7 +19,6 @@ from pathlib import Path
 from prometheus_client.core import Metric
 
 from coral_serve.config import CoralConfig
-from coral_serve.monitoring.disk import CleanupReport, DiskReport
 from coral_serve.monitoring.exposition import Exposition
 from coral_serve.monitoring.fanout import SinkFanout
 from coral_serve.monitoring.history import PipelineMetrics
@@ -31,7 +30,8 @@ from coral_serve.monitoring.poller import WorkerPoller
 from coral_serve.monitoring.quota import QuotaKeeper
 from coral_serve.monitoring.service_metrics import CallbackCollector, service_families
 from coral_serve.monitoring.viewers import VIEWER_REPORT_TTL, ViewerCounts
-from coral_serve.services.checks import CheckResult, Readiness
+from coral_serve.schema.checks import CheckResult, Readiness
+from coral_serve.schema.disk import CleanupReport, DiskReport
 from coral_serve.sinks.base import MetricsSink
 from coral_serve.sinks.registry import build_sinks
 from coral_serve.workers.pool import WorkerPool

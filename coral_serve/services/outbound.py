@@ -10,8 +10,8 @@ from ipaddress import IPv4Address, IPv6Address
 from urllib.parse import urlsplit
 
 from coral_serve.config.pipelines import OutboundPolicy
-from coral_serve.engine.redact import masked_uri
 from coral_serve.errors import InvalidRequestError
+from coral_serve.schema.redact import masked_uri
 from coral_serve.services.sources import source_scheme
 
 __all__ = ["canonical_address", "check_outbound"]

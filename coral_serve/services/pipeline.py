@@ -16,26 +16,20 @@ import aiosqlite
 from coral_serve.config import CoralConfig
 from coral_serve.engine.errors import ModelLoadError
 from coral_serve.engine.model import validate_model
-from coral_serve.engine.spec import PipelineSpec
 from coral_serve.errors import ConflictError, InvalidRequestError, NotFoundError, UnavailableError
-from coral_serve.services.checks import CheckResult
+from coral_serve.schema.checks import CheckResult
+from coral_serve.schema.records import PipelineEvent, PipelineRecord
+from coral_serve.schema.spec import PipelineSpec
+from coral_serve.schema.state import DesiredState, Origin
+from coral_serve.schema.views import PipelineView
 from coral_serve.services.downloads import Downloader
 from coral_serve.services.freshness import Fresh
 from coral_serve.services.outbound import check_outbound
 from coral_serve.services.reconciler import STATUS_MAX_AGE, Reconciler
 from coral_serve.services.secret_file import URL_SIGNING_SECRET_FILE, read_or_create_secret
 from coral_serve.services.sources import check_source
-from coral_serve.services.views import PipelineView
 from coral_serve.store.database import open_database
-from coral_serve.store.pipelines import (
-    DesiredState,
-    Origin,
-    PipelineEvent,
-    PipelineRecord,
-    PipelineStore,
-    StoreError,
-    UnreadableRowError,
-)
+from coral_serve.store.pipelines import PipelineStore, StoreError, UnreadableRowError
 from coral_serve.tasks import stop_tasks
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 

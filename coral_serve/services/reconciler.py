@@ -10,19 +10,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coral_serve.engine.redact import masked_text
-from coral_serve.engine.spec import PipelineSpec, RestartPolicy
 from coral_serve.errors import CoralError
+from coral_serve.schema.records import PipelineRecord
+from coral_serve.schema.redact import masked_text
+from coral_serve.schema.spec import PipelineSpec, RestartPolicy
+from coral_serve.schema.state import DesiredState, PipelineState
+from coral_serve.schema.views import PipelineStatus
 from coral_serve.services.downloads import Downloader
 from coral_serve.services.freshness import Fresh
 from coral_serve.services.sources import source_scheme
-from coral_serve.services.views import PipelineStatus
-from coral_serve.store.pipelines import (
-    DesiredState,
-    PipelineRecord,
-    PipelineStore,
-    UnreadableRowError,
-)
+from coral_serve.store.pipelines import PipelineStore, UnreadableRowError
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
 __all__ = ["Reconciler", "Supervision"]
@@ -37,7 +34,9 @@ STATUS_MAX_AGE = 0.5
 # A worker that ran this long since its last (re)start is healthy again: backoff resets.
 _STABLE_SECONDS = 60.0
 _WORKER_DIED = "worker process died"
-_ACTIVE_STATES = frozenset({"starting", "running", "reconnecting"})
+_ACTIVE_STATES = frozenset(
+    {PipelineState.starting, PipelineState.running, PipelineState.reconnecting}
+)
 
 
 @dataclass
@@ -185,13 +184,13 @@ class Reconciler:
                 supervision.fresh_status = Fresh(lambda: self.observe(record), STATUS_MAX_AGE)
             return await supervision.fresh_status.get()
         if supervision.download is not None:
-            state, reason = "downloading", None
+            state, reason = PipelineState.downloading, None
         elif supervision.launch_error is not None:
-            state, reason = "failed", supervision.launch_error
+            state, reason = PipelineState.failed, supervision.launch_error
         elif supervision.launched_at is None:
-            state, reason = "starting", None
+            state, reason = PipelineState.starting, None
         else:
-            state, reason = "restarting", _WORKER_DIED
+            state, reason = PipelineState.restarting, _WORKER_DIED
         return self._stamped(record, PipelineStatus(state=state, reason=reason))
 
     async def observe(self, record: PipelineRecord) -> PipelineStatus:
@@ -200,9 +199,9 @@ class Reconciler:
         try:
             raw = await self._workers.call(record.id, "status", timeout=STATUS_TIMEOUT)
         except asyncio.TimeoutError:
-            status = PipelineStatus(state="pending", reason=_waiting_for(record.spec))
+            status = PipelineStatus(state=PipelineState.pending, reason=_waiting_for(record.spec))
         except WorkerGone:
-            status = PipelineStatus(state="failed", reason=_WORKER_DIED)
+            status = PipelineStatus(state=PipelineState.failed, reason=_WORKER_DIED)
         else:
             status = PipelineStatus.model_validate(raw)
         status = self._stamped(record, status)
@@ -305,15 +304,19 @@ class Reconciler:
         if status.generation != record.generation:
             log.info("pipeline %s changed; replacing its worker", record.id)
             await self.launch(record, "restarted")
-        elif status.state == "failed":
+        elif status.state == PipelineState.failed:
             await self._on_failure(record, status.reason or "failed", finished=False)
-        elif status.state == "finished":
+        elif status.state == PipelineState.finished:
             await self._on_failure(record, "source ended", finished=True)
         elif record.desired_state is DesiredState.paused and status.state in _ACTIVE_STATES:
             await self._workers.call(record.id, "pause")
-        elif record.desired_state is DesiredState.running and status.state == "paused":
+        elif record.desired_state is DesiredState.running and status.state == PipelineState.paused:
             await self._workers.call(record.id, "resume")
-        elif status.state == "running" and supervision.restarts and self._stable(supervision):
+        elif (
+            status.state == PipelineState.running
+            and supervision.restarts
+            and self._stable(supervision)
+        ):
             supervision.restarts = 0
 
     @staticmethod
@@ -346,7 +349,7 @@ class Reconciler:
         """Leave the pipeline as it is; its status keeps saying why."""
         supervision = self.supervision(record.id)
         supervision.given_up = True
-        state = "finished" if finished else "failed"
+        state = PipelineState.finished if finished else PipelineState.failed
         supervision.last_status = self._stamped(
             record,
             (supervision.last_status or PipelineStatus(state=state)).model_copy(

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from coral_serve.config.pipelines import SourcePolicy
-from coral_serve.engine.redact import masked_uri
 from coral_serve.errors import InvalidRequestError
+from coral_serve.schema.redact import masked_uri
 
 __all__ = ["check_source", "local_path", "source_scheme"]
 

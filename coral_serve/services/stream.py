@@ -16,16 +16,16 @@ from typing import Any
 
 from coral_serve.config import CoralConfig
 from coral_serve.errors import UnavailableError
-from coral_serve.services.client import ServiceClient
-from coral_serve.services.monitor import VIEWER_REPORT_TTL
-from coral_serve.streams.fanout import FeedClosedError, FrameHub, FrameView
-from coral_serve.streams.models import (
+from coral_serve.schema.streams import (
     ProbeResult,
     RecordingFile,
     RecordingSegment,
     SdpAnswer,
     SdpOffer,
 )
+from coral_serve.services.client import ServiceClient
+from coral_serve.services.monitor import VIEWER_REPORT_TTL
+from coral_serve.streams.fanout import FeedClosedError, FrameHub, FrameView
 from coral_serve.streams.probe import SourceProber
 from coral_serve.streams.recordings import RecordingStore
 from coral_serve.streams.webrtc import WebRTCSessions, pin_host_addresses

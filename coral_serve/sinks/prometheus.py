@@ -26,22 +26,15 @@ from coral_serve.monitoring.points import (
     FieldValue,
     Point,
 )
+from coral_serve.schema.state import PipelineState
 from coral_serve.sinks.base import MetricsSink
 
 __all__ = ["PrometheusSink"]
 
 INFERENCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Every state a polled pipeline can report (a broken row is never polled).
 STATES = (
-    "starting",
-    "downloading",
-    "running",
-    "paused",
-    "reconnecting",
-    "restarting",
-    "pending",
-    "failed",
-    "finished",
-    "stopped",
+    *(state.value for state in PipelineState if state is not PipelineState.broken),
     UNRESPONSIVE,
 )
 _LABELS = ["pipeline", "name"]

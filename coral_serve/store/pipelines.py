@@ -8,72 +8,23 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from enum import Enum
 from typing import Any
 
 import aiosqlite
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from coral_serve.engine.spec import PipelineSpec, RestartPolicy
 from coral_serve.errors import ConflictError, InvalidRequestError
+from coral_serve.schema.records import BrokenRow, PipelineEvent, PipelineRecord
+from coral_serve.schema.spec import PipelineSpec, RestartPolicy
+from coral_serve.schema.state import DesiredState, Origin
 from coral_serve.store.database import failure_reason
 
-__all__ = [
-    "BrokenRow",
-    "DesiredState",
-    "Origin",
-    "PipelineEvent",
-    "PipelineRecord",
-    "PipelineStore",
-    "StoreError",
-    "UnreadableRowError",
-]
+__all__ = ["PipelineStore", "StoreError", "UnreadableRowError"]
 
 log = logging.getLogger(__name__)
 
 
-class DesiredState(str, Enum):
-    running = "running"
-    paused = "paused"
-
-
-class Origin(str, Enum):
-    api = "api"
-    config = "config"
-
-
-class PipelineRecord(BaseModel):
-    """What a user asked for; the reconciler makes the running workers match it."""
-
-    id: str
-    name: str
-    spec: PipelineSpec
-    desired_state: DesiredState
-    restart_policy: RestartPolicy
-    origin: Origin
-    generation: int = Field(description="Bumped on every restart so stale workers are replaced.")
-    created: float
-    updated: float
-
-
-class PipelineEvent(BaseModel):
-    seq: int
-    pipeline_id: str
-    ts: float
-    kind: str
-    detail: str
-
-
 _COLUMNS = "id, name, spec, desired_state, restart_policy, origin, generation, created, updated"
-
-
-class BrokenRow(BaseModel):
-    """A stored row that no longer reads back: it never runs, is reported, and can be deleted."""
-
-    id: str
-    name: str
-    created: float
-    reason: str
 
 
 class UnreadableRowError(ConflictError):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coral_serve.errors import NotFoundError
+from coral_serve.schema.state import PipelineState
 from coral_serve.tasks import stop_tasks
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
@@ -29,7 +30,7 @@ _WAIT_SECONDS = 1.0
 _LINGER_SECONDS = 5.0
 # Extra time allowed on top of a worker call's own wait before it counts as hung.
 _CALL_MARGIN = 5.0
-_ENDED_STATES = frozenset({"stopped", "failed", "finished"})
+_ENDED_STATES = frozenset({PipelineState.stopped, PipelineState.failed, PipelineState.finished})
 _VIDEO_CLOCK = 90_000  # RTP video clock: pts of every view in this unit
 
 

@@ -17,13 +17,13 @@ import cv2
 import numpy as np
 
 from coral_serve.config.pipelines import PipelinesConfig
-from coral_serve.engine.redact import masked_uri
 from coral_serve.engine.source import parse_target
 from coral_serve.errors import InvalidRequestError
+from coral_serve.schema.redact import masked_uri
+from coral_serve.schema.streams import ProbeResult
 from coral_serve.services.outbound import check_outbound
 from coral_serve.services.sources import check_source
 from coral_serve.streams.errors import ProbeTimeoutError
-from coral_serve.streams.models import ProbeResult
 
 __all__ = ["SourceProber"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from coral_serve.config.streams import RecordingsConfig
 from coral_serve.engine.recorder import RecordingSettings, parse_segment_name
 from coral_serve.errors import NotFoundError
+from coral_serve.schema.streams import RecordingFile, RecordingSegment
 from coral_serve.streams.errors import BadPathError
-from coral_serve.streams.models import RecordingFile, RecordingSegment
 
 __all__ = ["RecordingStore", "recording_settings"]
 

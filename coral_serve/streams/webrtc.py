@@ -32,8 +32,8 @@ from av import VideoFrame
 
 from coral_serve.config.streams import Codec, WebRTCConfig
 from coral_serve.errors import InvalidRequestError, NotFoundError, TooManyError
+from coral_serve.schema.streams import SdpAnswer, SdpOffer
 from coral_serve.streams.fanout import Feed, FeedClosedError, FrameHub, FrameView
-from coral_serve.streams.models import IceConfig, SdpAnswer, SdpOffer
 
 __all__ = ["WebRTCSessions", "codec_preferences", "pin_host_addresses"]
 
@@ -206,7 +206,7 @@ class WebRTCSessions:
     def __init__(self, config: WebRTCConfig, hub: FrameHub) -> None:
         self._config = config
         self._hub = hub
-        servers = IceConfig.of(config).ice_servers
+        servers = config.ice_config().ice_servers
         # An explicit empty list: aiortc falls back to a public STUN server on None.
         self._rtc = RTCConfiguration(
             iceServers=[RTCIceServer(**server.model_dump()) for server in servers]

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from coral_serve.engine.recorder import RecordingSettings
-from coral_serve.engine.spec import PipelineSpec
+from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.pool import WorkerGone
 from coral_serve.workers.worker import PipelineWorker
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from coral_serve.engine.spec import PipelineSpec
+from coral_serve.schema.spec import PipelineSpec
 
 __all__ = ["WORKER_PREFIX", "WorkerGone", "WorkerPool", "pipeline_id_of", "worker_name"]
 

@@ -12,7 +12,7 @@ from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util import list_named_actors
 
 from coral_serve.engine.recorder import RecordingSettings
-from coral_serve.engine.spec import PipelineSpec
+from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.pool import WorkerGone, pipeline_id_of, worker_name
 from coral_serve.workers.worker import PipelineWorker
 

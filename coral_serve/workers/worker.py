@@ -9,8 +9,8 @@ from typing import Any
 
 from coral_serve.engine.engine import PipelineEngine
 from coral_serve.engine.recorder import RecordingSettings, SegmentRecorder
-from coral_serve.engine.spec import PipelineSpec
 from coral_serve.logs import mask_handlers
+from coral_serve.schema.spec import PipelineSpec
 
 __all__ = ["PipelineWorker"]
 

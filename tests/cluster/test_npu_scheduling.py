@@ -20,9 +20,9 @@ import ray
 from ray.cluster_utils import Cluster
 
 from coral_serve.config import ConfigSources, load_config
-from coral_serve.engine.spec import PipelineSpec
+from coral_serve.schema.spec import PipelineSpec
+from coral_serve.schema.views import PipelineView
 from coral_serve.services.pipeline import PipelineService
-from coral_serve.services.views import PipelineView
 from coral_serve.workers.pool import worker_name
 from coral_serve.workers.ray_pool import RayWorkerPool
 from tests.conftest import shared_file

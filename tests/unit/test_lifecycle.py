@@ -13,10 +13,10 @@ import pytest
 
 from coral_serve.config import CoralConfig
 from coral_serve.engine.recorder import RecordingSettings
-from coral_serve.engine.spec import PipelineSpec
+from coral_serve.schema.spec import PipelineSpec
+from coral_serve.schema.state import DesiredState
 from coral_serve.services.pipeline import PipelineService
 from coral_serve.services.reconciler import Reconciler
-from coral_serve.store.pipelines import DesiredState
 from coral_serve.workers.local import LocalWorkerPool
 from coral_serve.workers.pool import WorkerGone
 from tests.conftest import shared_file

@@ -52,8 +52,10 @@ async def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
 
 
 async def test_concurrent_writes_take_turns(tmp_path: Path) -> None:
-    from coral_serve.engine.spec import PipelineSpec
-    from coral_serve.store.pipelines import DesiredState, Origin, PipelineRecord, PipelineStore
+    from coral_serve.schema.records import PipelineRecord
+    from coral_serve.schema.spec import PipelineSpec
+    from coral_serve.schema.state import DesiredState, Origin
+    from coral_serve.store.pipelines import PipelineStore
 
     db = await open_database(tmp_path / "coral.db")
     store = PipelineStore(db)
@@ -81,9 +83,11 @@ async def test_concurrent_writes_take_turns(tmp_path: Path) -> None:
 
 
 async def test_a_spec_that_would_not_read_back_is_never_written(tmp_path: Path) -> None:
-    from coral_serve.engine.spec import PipelineSpec, ResourcesSpec
     from coral_serve.errors import InvalidRequestError
-    from coral_serve.store.pipelines import DesiredState, Origin, PipelineRecord, PipelineStore
+    from coral_serve.schema.records import PipelineRecord
+    from coral_serve.schema.spec import PipelineSpec, ResourcesSpec
+    from coral_serve.schema.state import DesiredState, Origin
+    from coral_serve.store.pipelines import PipelineStore
 
     db = await open_database(tmp_path / "coral.db")
     store = PipelineStore(db)

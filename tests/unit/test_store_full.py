@@ -10,15 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from coral_serve.engine.spec import PipelineSpec
+from coral_serve.schema.records import PipelineRecord
+from coral_serve.schema.spec import PipelineSpec
+from coral_serve.schema.state import DesiredState, Origin
 from coral_serve.store.database import open_database
-from coral_serve.store.pipelines import (
-    DesiredState,
-    Origin,
-    PipelineRecord,
-    PipelineStore,
-    StoreError,
-)
+from coral_serve.store.pipelines import PipelineStore, StoreError
 from tests.unit.webapp import make_config, running_app
 
 SPEC = {"source": {"uri": "rtsp://127.0.0.1/x"}, "model": {"backend": "none"}}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
-    from coral_serve.engine.spec import ModelSpec
+    from coral_serve.schema.spec import ModelSpec
 
 __all__ = ["LAYOUT_NCHW_FLOAT", "LAYOUT_NHWC_UINT8", "Backend", "BackendSpec"]
 

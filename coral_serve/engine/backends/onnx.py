@@ -12,7 +12,7 @@ from coral_serve.engine.backends.base import LAYOUT_NCHW_FLOAT, BackendSpec
 from coral_serve.engine.errors import InferenceError, ModelLoadError
 
 if TYPE_CHECKING:
-    from coral_serve.engine.spec import ModelSpec
+    from coral_serve.schema.spec import ModelSpec
 
 __all__ = ["SPEC", "OnnxRuntimeBackend", "select_providers"]
 

@@ -9,7 +9,7 @@ import numpy as np
 from coral_serve.engine.backends.base import BackendSpec
 
 if TYPE_CHECKING:
-    from coral_serve.engine.spec import ModelSpec
+    from coral_serve.schema.spec import ModelSpec
 
 __all__ = ["SPEC", "PassthroughBackend"]
 

@@ -12,7 +12,7 @@ from coral_serve.engine.backends.base import Backend, BackendSpec
 from coral_serve.engine.errors import ModelLoadError
 
 if TYPE_CHECKING:
-    from coral_serve.engine.spec import ModelSpec
+    from coral_serve.schema.spec import ModelSpec
 
 __all__ = [
     "ENTRY_POINT_GROUP",

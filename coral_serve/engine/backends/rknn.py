@@ -11,7 +11,7 @@ from coral_serve.engine.backends.base import LAYOUT_NHWC_UINT8, BackendSpec
 from coral_serve.engine.errors import InferenceError, ModelLoadError
 
 if TYPE_CHECKING:
-    from coral_serve.engine.spec import ModelSpec
+    from coral_serve.schema.spec import ModelSpec
 
 __all__ = ["SPEC", "RknnBackend"]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from coral_serve.services.checks import CheckResult, Readiness
+from coral_serve.schema.checks import CheckResult, Readiness
 from coral_serve.web.services import Services, get_services
 
 __all__ = ["router"]

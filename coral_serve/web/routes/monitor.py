@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from coral_serve.monitoring.disk import CleanupReport, DiskReport
 from coral_serve.monitoring.outbox import SinkStatus
+from coral_serve.schema.disk import CleanupReport, DiskReport
 from coral_serve.web.services import Services, get_services
 
 __all__ = ["CleanupRequest", "router"]

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from coral_serve.engine.spec import PipelineSpec
-from coral_serve.services.views import PipelineStatus, PipelineView
-from coral_serve.store.pipelines import PipelineEvent
+from coral_serve.schema.records import PipelineEvent
+from coral_serve.schema.spec import PipelineSpec
+from coral_serve.schema.views import PipelineStatus, PipelineView
 from coral_serve.web.services import Services, get_services
 
 __all__ = ["PipelineId", "router"]

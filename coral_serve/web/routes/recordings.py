@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from coral_serve.errors import CoralError
+from coral_serve.schema.streams import RecordingFile, RecordingSegment
 from coral_serve.streams.errors import RangeNotSatisfiableError
-from coral_serve.streams.models import RecordingFile, RecordingSegment
 from coral_serve.streams.ranges import byte_range
 from coral_serve.web.errors import error_response
 from coral_serve.web.services import Services, get_services

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from coral_serve.streams.models import ProbeRequest, ProbeResult
+from coral_serve.schema.streams import ProbeRequest, ProbeResult
 from coral_serve.web.services import Services, get_services
 
 __all__ = ["router"]

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from coral_serve.schema.streams import IceConfig, SdpAnswer, SdpOffer
 from coral_serve.streams.mjpeg import MEDIA_TYPE, mjpeg_parts
-from coral_serve.streams.models import IceConfig, SdpAnswer, SdpOffer
 from coral_serve.web.routes.pipelines import PipelineId
 from coral_serve.web.services import Services, get_services
 
@@ -36,7 +36,7 @@ _LIVE_ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def ice_config(request: Request, response: Response) -> IceConfig:
     response.headers.update(_NO_STORE)
-    return IceConfig.of(request.app.state.config.streams.webrtc)
+    return request.app.state.config.streams.webrtc.ice_config()
 
 
 @router.post(

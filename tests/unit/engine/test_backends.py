@@ -15,8 +15,8 @@ from coral_serve.engine.backends import available_backends, create_backend, get_
 from coral_serve.engine.backends.onnx import select_providers
 from coral_serve.engine.errors import InferenceError, ModelLoadError
 from coral_serve.engine.model import load_model, validate_model
-from coral_serve.engine.spec import ModelSpec
 from coral_serve.errors import InvalidRequestError
+from coral_serve.schema.spec import ModelSpec
 
 
 def test_missing_model_file_is_a_model_load_error(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from coral_serve.engine.decoders import (
 )
 from coral_serve.engine.errors import ModelLoadError
 from coral_serve.engine.model import load_model
-from coral_serve.engine.spec import ModelSpec
+from coral_serve.schema.spec import ModelSpec
 
 # A 128x64 frame into a 64x64 input: letterbox gain 0.5, 16 px of padding above and below.
 FRAME = np.zeros((64, 128, 3), dtype=np.uint8)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from coral_serve.engine.engine import PipelineEngine
-from coral_serve.engine.spec import PipelineSpec
+from coral_serve.schema.spec import PipelineSpec
 from tests.unit.engine.support import MjpegServer, wait_until
 
 

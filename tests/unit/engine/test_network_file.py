@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from coral_serve.engine.engine import PipelineEngine
-from coral_serve.engine.spec import PipelineSpec
+from coral_serve.schema.spec import PipelineSpec
 from tests.conftest import shared_file
 from tests.unit.engine.support import wait_until
 

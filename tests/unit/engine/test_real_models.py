@@ -12,7 +12,7 @@ from coral_serve.engine.classes import COCO80
 from coral_serve.engine.engine import PipelineEngine
 from coral_serve.engine.errors import ModelLoadError
 from coral_serve.engine.model import load_model
-from coral_serve.engine.spec import ModelSpec, PipelineSpec
+from coral_serve.schema.spec import ModelSpec, PipelineSpec
 from tests.unit.engine.support import wait_until
 
 VEHICLES = {"car", "truck", "bus"}

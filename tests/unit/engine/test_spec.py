@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from coral_serve.config import ConfigError, ConfigSources, load_config
-from coral_serve.engine.redact import masked_text, masked_uri
-from coral_serve.engine.spec import DecoderName, Pacing, PipelineSpec, RestartPolicy
+from coral_serve.schema.redact import masked_text, masked_uri
+from coral_serve.schema.spec import DecoderName, Pacing, PipelineSpec, RestartPolicy
 
 
 def spec(**overrides: object) -> dict:

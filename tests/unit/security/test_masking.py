@@ -13,9 +13,9 @@ import cv2
 import pytest
 
 from coral_serve.config.runtime import RuntimeConfig
-from coral_serve.engine.redact import masked_uri
-from coral_serve.engine.spec import PipelineSpec
 from coral_serve.logs import configure_logging
+from coral_serve.schema.redact import masked_uri
+from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.worker import PipelineWorker
 from tests.conftest import shared_file
 from tests.unit.engine.support import MjpegServer

@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from coral_serve.config.base import CoralBaseModel
-from coral_serve.config.streams import WebRTCConfig
+from coral_serve.schema.base import CoralBaseModel
 
 __all__ = [
     "IceConfig",
@@ -34,20 +33,6 @@ class IceConfig(BaseModel):
         serialization_alias="iceServers",
         description="Sent as `iceServers`: pass as `new RTCPeerConnection({iceServers})`.",
     )
-
-    @classmethod
-    def of(cls, webrtc: WebRTCConfig) -> IceConfig:
-        """The only place a TURN credential leaves the server: the browser needs it."""
-        return cls(
-            ice_servers=[
-                IceServerView(
-                    urls=server.urls,
-                    username=server.username,
-                    credential=server.credential.get_secret_value() if server.credential else None,
-                )
-                for server in webrtc.ice_servers
-            ]
-        )
 
 
 class SdpOffer(CoralBaseModel):

@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from coral_serve.store.pipelines import BrokenRow, PipelineRecord
+from coral_serve.schema.records import BrokenRow, PipelineRecord
+from coral_serve.schema.state import PipelineState
 
 __all__ = ["Counters", "Latency", "LatencySummary", "PipelineStatus", "PipelineView"]
 
@@ -36,7 +37,7 @@ class PipelineStatus(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    state: str = Field(
+    state: PipelineState = Field(
         description="starting, downloading, running, paused, reconnecting, restarting, "
         "failed, finished, stopped, pending (waiting for resources) or broken (the stored "
         "row cannot be read)."
@@ -102,6 +103,6 @@ class PipelineView(BaseModel):
             created=row.created,
             updated=row.created,
             spec={},
-            status=PipelineStatus(state="broken", reason=row.reason),
+            status=PipelineStatus(state=PipelineState.broken, reason=row.reason),
             broken=True,
         )

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from coral_serve.config.base import CoralBaseModel
-from coral_serve.engine.redact import masked_uri
+from coral_serve.schema.base import CoralBaseModel
+from coral_serve.schema.redact import masked_uri
 
 __all__ = [
     "SOURCE_SCHEMES",

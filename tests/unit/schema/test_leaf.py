@@ -1,0 +1,31 @@
+"""The schema package is the leaf every layer imports: it must import nothing else of ours."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# Imports every module of coral_serve.schema in a fresh interpreter and prints what of
+# coral_serve got loaded: this process has imported half the package already.
+_PROBE = """
+import json, pkgutil, sys
+import coral_serve.schema as schema
+for module in pkgutil.iter_modules(schema.__path__, "coral_serve.schema."):
+    __import__(module.name)
+print(json.dumps(sorted(name for name in sys.modules if name.startswith("coral_serve"))))
+"""
+
+
+def test_schema_imports_no_other_coral_serve_module() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE], check=True, capture_output=True, text=True
+    ).stdout
+    loaded = json.loads(out)
+    assert "coral_serve.schema.spec" in loaded  # the probe really imported the modules
+    others = [
+        name
+        for name in loaded
+        if name != "coral_serve" and not name.startswith("coral_serve.schema")
+    ]
+    assert others == []
