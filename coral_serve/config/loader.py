@@ -26,11 +26,11 @@ from coral_serve.config.layers import (
     set_layer,
 )
 from coral_serve.config.monitoring import SINK_TYPES
+from coral_serve.schema.redact import SECRET_WORDS
 
 __all__ = ["ConfigSources", "conf_dir", "config_groups", "examples_dir", "load_config"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-_SECRET_WORDS = ("token", "credential", "password", "secret")
 
 
 def conf_dir() -> Path:
@@ -181,7 +181,7 @@ def _prefixes(key: str) -> list[str]:
 
 
 def _shown(key: str, value: Any) -> str:
-    if any(word in key.lower() for word in _SECRET_WORDS):
+    if any(word in key.lower() for word in SECRET_WORDS):
         return "<secret>"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

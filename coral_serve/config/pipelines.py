@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from coral_serve.schema.base import CoralBaseModel
 from coral_serve.schema.spec import PipelineSpec, RestartPolicy
+from coral_serve.schema.uri import SOURCE_SCHEMES
 
 __all__ = [
     "DownloadConfig",
@@ -74,7 +75,7 @@ class EventRetention(CoralBaseModel):
 
 class SourcePolicy(CoralBaseModel):
     schemes: list[str] = Field(
-        default_factory=lambda: ["rtsp", "rtsps", "http", "https", "file", "device"],
+        default_factory=lambda: list(SOURCE_SCHEMES),
         description="URI schemes a pipeline source or probe may use.",
     )
     file_roots: list[str] = Field(

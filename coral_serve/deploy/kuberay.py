@@ -22,6 +22,7 @@ from coral_serve import __version__
 from coral_serve.config import ConfigSources, CoralConfig, load_config
 from coral_serve.config.layers import file_layer, set_layer
 from coral_serve.deploy.serve_config import render_serve_config
+from coral_serve.schema.redact import SECRET_WORDS
 
 __all__ = [
     "CLUSTER_SETS",
@@ -46,7 +47,6 @@ CLUSTER_SETS = ("deploy=cluster", "http.host=0.0.0.0", f"pipelines.data_dir={DAT
 """Applied before the user's `--set` pairs (which may override them): the cluster profile,
 an ingress other pods can reach, and the store on the head's volume."""
 
-_SECRET_WORDS = ("token", "credential", "password", "secret")
 _UID = 1000  # the `coral` user of docker/Dockerfile
 
 _HEADER = """\
@@ -131,7 +131,7 @@ def _secret_keys(assignments: Mapping[str, Any], prefix: str = "") -> list[str]:
             isinstance(value, str)
             and value
             and not value.startswith("${")
-            and any(word in str(key).rsplit(".", 1)[-1].lower() for word in _SECRET_WORDS)
+            and any(word in str(key).rsplit(".", 1)[-1].lower() for word in SECRET_WORDS)
         ):
             found.append(dotted)
     return found

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import cv2
 import numpy as np
@@ -20,8 +19,9 @@ from coral_serve.engine.errors import SourceError
 from coral_serve.engine.stats import PipelineStats
 from coral_serve.schema.redact import masked_text, masked_uri
 from coral_serve.schema.spec import Pacing, SourceSpec
+from coral_serve.schema.uri import parse_source_uri
 
-__all__ = ["EndOfStream", "Frame", "SourceState", "SourceTarget", "VideoSource", "parse_target"]
+__all__ = ["EndOfStream", "Frame", "SourceState", "VideoSource"]
 
 log = logging.getLogger(__name__)
 
@@ -50,33 +50,6 @@ class EndOfStream:
     """The last item a source emits when a file ends without `loop`."""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceTarget:
-    """What VideoCapture opens, and what kind of source it is before opening."""
-
-    target: int | str
-    local_file: bool  # a path on this machine: missing means failed at once, not retried
-    live: bool | None  # None: decided after opening (http may be a stream or a file)
-
-
-def parse_target(uri: str) -> SourceTarget:
-    if uri.isdigit():
-        return SourceTarget(int(uri), False, True)
-    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
-    if scheme == "device":
-        return SourceTarget(int(uri[len("device://") :]), False, True)
-    if scheme == "file":
-        parts = urlsplit(uri)
-        return SourceTarget(unquote(parts.netloc + parts.path), True, False)
-    if scheme in ("rtsp", "rtsps"):
-        return SourceTarget(uri, False, True)
-    if scheme in ("http", "https"):
-        return SourceTarget(uri, False, None)
-    if uri.startswith("/dev/"):
-        return SourceTarget(uri, False, True)  # a V4L2 device node
-    return SourceTarget(uri, True, False)
-
-
 class VideoSource:
     """Reads in a daemon thread and hands frames to `output`; never blocks its caller."""
 
@@ -93,7 +66,9 @@ class VideoSource:
         self._stats = stats
         self._on_failed = on_failed
         self._name = name
-        self._target = parse_target(spec.uri)
+        self._target = parse_source_uri(spec.uri)
+        # A path on this machine: missing means failed at once, not retried.
+        self._local_file = self._target.path is not None
         self._lock = threading.Lock()
         self._state = SourceState.connecting
         self._reason: str | None = None
@@ -185,7 +160,7 @@ class VideoSource:
         try:
             capture = self._open()
         except SourceError as exc:
-            if self._target.local_file:  # a missing local file will not come back by retrying
+            if self._local_file:  # a missing local file will not come back by retrying
                 self._fail(exc.detail)
                 return None, 0
             return exc.detail, 0
@@ -218,9 +193,9 @@ class VideoSource:
 
     def _open(self) -> cv2.VideoCapture:
         target = self._target.target
-        if self._target.local_file and not Path(str(target)).is_file():
+        if self._local_file and not Path(str(target)).is_file():
             raise SourceError(f"file not found: {target}")
-        if isinstance(target, int) or self._target.local_file or str(target).startswith("/dev/"):
+        if self._target.scheme in ("device", "file"):
             capture = cv2.VideoCapture(target)
         else:
             timeout_ms = int(self.spec.timeout * 1000)
@@ -229,7 +204,7 @@ class VideoSource:
             capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
         if not capture.isOpened():
             capture.release()
-            if self._target.local_file:
+            if self._local_file:
                 raise SourceError(f"{self._masked} cannot be decoded as video")
             raise SourceError("could not be opened (unreachable, refused or not video)")
         fps = capture.get(cv2.CAP_PROP_FPS)

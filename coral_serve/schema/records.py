@@ -7,7 +7,10 @@ from pydantic import BaseModel, Field
 from coral_serve.schema.spec import PipelineSpec, RestartPolicy
 from coral_serve.schema.state import DesiredState, Origin
 
-__all__ = ["BrokenRow", "PipelineEvent", "PipelineRecord"]
+__all__ = ["PIPELINE_ID_PATTERN", "BrokenRow", "PipelineEvent", "PipelineRecord"]
+
+PIPELINE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+"""What a pipeline id looks like: the routes and the recordings directory names check it."""
 
 
 class PipelineRecord(BaseModel):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MASK", "masked_text", "masked_uri"]
+__all__ = ["MASK", "SECRET_WORDS", "masked_text", "masked_uri"]
 
 MASK = "***"
+
+SECRET_WORDS = ("token", "credential", "password", "secret")
+"""A configuration key containing one of these holds a secret: never shown or written out."""
 
 # Query parameters that carry credentials in camera and streaming URLs; a name also counts
 # when it ends in one of these after `_`, `-` or `.` (`client_secret`, `X-Amz-Signature`).
 _SECRET_PARAMS = (
-    "apikey", "auth", "credential", "credentials", "key", "pass", "passcode", "passphrase",
-    "passwd", "password", "pwd", "secret", "sig", "signature", "token",
+    *SECRET_WORDS, "apikey", "auth", "credentials", "key", "pass", "passcode", "passphrase",
+    "passwd", "pwd", "sig", "signature",
 )  # fmt: skip
 # Greedy up to the last "@" of the authority, so a password containing "@" is masked whole.
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#]*@")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from typing import Annotated, Any
 
@@ -10,9 +9,10 @@ from pydantic import Field, field_validator, model_validator
 
 from coral_serve.schema.base import CoralBaseModel
 from coral_serve.schema.redact import masked_uri
+from coral_serve.schema.uri import SourceUriText
 
 __all__ = [
-    "SOURCE_SCHEMES",
+    "NAME_PATTERN",
     "DecoderName",
     "ModelSpec",
     "OutputSpec",
@@ -24,8 +24,8 @@ __all__ = [
     "SourceSpec",
 ]
 
-SOURCE_SCHEMES: tuple[str, ...] = ("rtsp", "rtsps", "http", "https", "file", "device")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+"""Pipeline and backend names: letters, digits, `.`, `_`, `-`, not starting with a symbol."""
 
 Dimension = Annotated[int, Field(ge=1, le=16384)]
 
@@ -71,7 +71,7 @@ class ReconnectSpec(CoralBaseModel):
 
 
 class SourceSpec(CoralBaseModel):
-    uri: str = Field(
+    uri: SourceUriText = Field(
         min_length=1,
         max_length=4096,
         description="rtsp://, rtsps://, http(s):// stream or file, file:// or a local path, "
@@ -100,25 +100,6 @@ class SourceSpec(CoralBaseModel):
         default=False, description="Fetch an http(s) file once and play the local copy."
     )
 
-    @field_validator("uri")
-    @classmethod
-    def _known_form(cls, uri: str) -> str:
-        if any(ord(char) < 32 or ord(char) == 127 for char in uri):
-            raise ValueError("must not contain control characters")
-        match = _SCHEME.match(uri)
-        if match is None:
-            return uri  # a local path or a camera index
-        scheme = match.group(1).lower()
-        if scheme not in SOURCE_SCHEMES:
-            raise ValueError(
-                f"scheme {scheme!r} is not supported; use one of {', '.join(SOURCE_SCHEMES)}"
-            )
-        if scheme == "device" and not uri[len("device://") :].isdigit():
-            raise ValueError("device:// needs a camera index, e.g. device://0")
-        if scheme in ("rtsp", "rtsps", "http", "https") and len(uri) <= len(match.group(0)):
-            raise ValueError(f"{scheme}:// needs a host")
-        return uri
-
     @property
     def masked_uri(self) -> str:
         return masked_uri(self.uri)
@@ -127,7 +108,7 @@ class SourceSpec(CoralBaseModel):
 class ModelSpec(CoralBaseModel):
     backend: str = Field(
         default="onnxruntime",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        pattern=NAME_PATTERN,
         description="Model runtime: onnxruntime, rknn, none (passthrough) or a plugin's name.",
     )
     path: str | None = Field(
@@ -230,7 +211,7 @@ class PipelineSpec(CoralBaseModel):
     name: str = Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        pattern=NAME_PATTERN,
         description="Unique pipeline name: letters, digits, `.`, `_`, `-`.",
     )
     source: SourceSpec = Field(description="Where frames come from.")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from coral_serve.schema.base import CoralBaseModel
+from coral_serve.schema.uri import SourceUriText
 
 __all__ = [
     "IceConfig",
@@ -52,7 +53,7 @@ class SdpAnswer(BaseModel):
 
 
 class ProbeRequest(CoralBaseModel):
-    uri: str = Field(
+    uri: SourceUriText = Field(
         min_length=1,
         max_length=4096,
         description="A source as a pipeline would take it; the same scheme and file-root "

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from coral_serve.config.pipelines import OutboundPolicy
 from coral_serve.errors import InvalidRequestError
 from coral_serve.schema.redact import masked_uri
-from coral_serve.services.sources import source_scheme
+from coral_serve.schema.uri import NETWORK_SCHEMES, parse_source_uri
 
 __all__ = ["canonical_address", "check_outbound"]
 
@@ -70,7 +70,7 @@ async def check_outbound(uri: str, policy: OutboundPolicy) -> None:
     IPv4-mapped IPv6 literals and the decimal or hex IPv4 forms getaddrinfo accepts are
     judged as the address they reach.
     """
-    if source_scheme(uri) in ("file", "device"):
+    if parse_source_uri(uri).scheme not in NETWORK_SCHEMES:  # check_source parsed it first
         return
     try:
         host = urlsplit(uri).hostname

@@ -15,10 +15,10 @@ from coral_serve.schema.records import PipelineRecord
 from coral_serve.schema.redact import masked_text
 from coral_serve.schema.spec import PipelineSpec, RestartPolicy
 from coral_serve.schema.state import DesiredState, PipelineState
+from coral_serve.schema.uri import parse_source_uri
 from coral_serve.schema.views import PipelineStatus
 from coral_serve.services.downloads import Downloader
 from coral_serve.services.freshness import Fresh
-from coral_serve.services.sources import source_scheme
 from coral_serve.store.pipelines import PipelineStore, UnreadableRowError
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
@@ -266,7 +266,8 @@ class Reconciler:
     ) -> PipelineSpec | None:
         """The spec the worker runs: a downloaded source points at its local copy."""
         spec = record.spec
-        if not spec.source.download or source_scheme(spec.source.uri) not in ("http", "https"):
+        scheme = parse_source_uri(spec.source.uri).scheme
+        if not spec.source.download or scheme not in ("http", "https"):
             return spec
         target = self._downloader.target(record.id, spec.source.uri)
         if not target.is_file():

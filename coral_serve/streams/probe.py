@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 
 from coral_serve.config.pipelines import PipelinesConfig
-from coral_serve.engine.source import parse_target
 from coral_serve.errors import InvalidRequestError
 from coral_serve.schema.redact import masked_uri
 from coral_serve.schema.streams import ProbeResult
+from coral_serve.schema.uri import parse_source_uri
 from coral_serve.services.outbound import check_outbound
 from coral_serve.services.sources import check_source
 from coral_serve.streams.errors import ProbeTimeoutError
@@ -50,12 +50,12 @@ def _fourcc(capture: cv2.VideoCapture) -> str | None:
 
 
 def _open(uri: str, timeout: float) -> cv2.VideoCapture:
-    target = parse_target(uri).target
-    if isinstance(target, int) or target.startswith("/dev/"):  # cameras: not through FFmpeg
-        return cv2.VideoCapture(target)
+    source = parse_source_uri(uri)
+    if source.scheme == "device":  # cameras: not through FFmpeg
+        return cv2.VideoCapture(source.target)
     milliseconds = int(timeout * 1000)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, milliseconds, cv2.CAP_PROP_READ_TIMEOUT_MSEC]
-    return cv2.VideoCapture(target, cv2.CAP_FFMPEG, [*params, milliseconds])
+    return cv2.VideoCapture(source.target, cv2.CAP_FFMPEG, [*params, milliseconds])
 
 
 def _thumbnail(image: np.ndarray) -> str:

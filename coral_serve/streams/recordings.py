@@ -15,12 +15,13 @@ from pathlib import Path
 from coral_serve.config.streams import RecordingsConfig
 from coral_serve.engine.recorder import RecordingSettings, parse_segment_name
 from coral_serve.errors import NotFoundError
+from coral_serve.schema.records import PIPELINE_ID_PATTERN
 from coral_serve.schema.streams import RecordingFile, RecordingSegment
 from coral_serve.streams.errors import BadPathError
 
 __all__ = ["RecordingStore", "recording_settings"]
 
-_PIPELINE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PIPELINE_ID = re.compile(PIPELINE_ID_PATTERN)
 
 
 def recording_settings(config: RecordingsConfig) -> RecordingSettings:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from coral_serve.schema.records import PipelineEvent
+from coral_serve.schema.records import PIPELINE_ID_PATTERN, PipelineEvent
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.views import PipelineStatus, PipelineView
 from coral_serve.web.services import Services, get_services
@@ -15,7 +15,7 @@ __all__ = ["PipelineId", "router"]
 
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 
-PipelineId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Pipeline id.")]
+PipelineId = Annotated[str, Path(pattern=PIPELINE_ID_PATTERN, description="Pipeline id.")]
 ServicesDep = Annotated[Services, Depends(get_services)]
 MaxResults = Annotated[int, Query(ge=1, le=10_000, description="Most results returned.")]
 ExcludeFields = Annotated[
