@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from coral_serve.schema.base import CoralBaseModel
 from coral_serve.schema.redact import masked_uri
@@ -106,6 +106,15 @@ class SourceSpec(CoralBaseModel):
 
 
 class ModelSpec(CoralBaseModel):
+    # The JSON schema states the rule `_path_unless_passthrough` enforces, for clients that
+    # validate before sending: path is required unless backend is none (the default needs it).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"backend": {"not": {"const": "none"}}}},
+            "then": {"required": ["path"]},
+        }
+    )
+
     backend: str = Field(
         default="onnxruntime",
         pattern=NAME_PATTERN,
