@@ -57,9 +57,11 @@ screenshot: setup system-deps
 fuzz: setup
 	CORAL_FUZZ_EXAMPLES=60 $(PY) -m pytest -q -s tests/unit/security/test_fuzz.py
 
+# Ruff, then the layer contracts of pyproject.toml [tool.importlinter].
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

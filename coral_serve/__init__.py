@@ -8,13 +8,9 @@ names always mean the application and its builder (the Serve-aware code is in `s
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("coral-serve")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+from coral_serve.version import __version__
 
 __all__ = ["__version__", "app", "build_app"]
 

@@ -13,8 +13,8 @@ from typing import Any
 import click
 import yaml
 
-from coral_serve import __version__
 from coral_serve.config import ConfigError, ConfigSources, CoralConfig, load_config
+from coral_serve.version import __version__
 
 __all__ = ["exit_on_config_error", "main"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from coral_serve import __version__
 from coral_serve.config.descriptor import CoralConfig
+from coral_serve.version import __version__
 
 __all__ = ["NavEntry", "WebAppConfig"]
 

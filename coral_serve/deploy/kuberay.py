@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
-from coral_serve import __version__
 from coral_serve.config import ConfigSources, CoralConfig, load_config
 from coral_serve.config.layers import file_layer, set_layer
 from coral_serve.deploy.serve_config import render_serve_config
 from coral_serve.schema.redact import SECRET_WORDS
+from coral_serve.version import __version__
 
 __all__ = [
     "CLUSTER_SETS",

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 
 from coral_serve.config.monitoring import MonitoringConfig
 from coral_serve.monitoring.outbox import SinkOutbox, SinkStatus
-from coral_serve.monitoring.points import Point
 from coral_serve.schema.checks import CheckResult
 from coral_serve.sinks.base import MetricsSink
+from coral_serve.sinks.points import Point
 
 __all__ = ["SinkFanout"]
 

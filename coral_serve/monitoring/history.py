@@ -7,7 +7,7 @@ from collections import deque
 
 from pydantic import BaseModel, Field
 
-from coral_serve.monitoring.points import FieldValue, Point
+from coral_serve.sinks.points import FieldValue, Point
 
 __all__ = ["History", "MetricSample", "PipelineMetrics"]
 

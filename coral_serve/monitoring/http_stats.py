@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
-from coral_serve.monitoring.histogram import Histogram
+from coral_serve.sinks.histogram import Histogram
 
 __all__ = ["HTTP_BUCKETS", "HttpStats"]
 

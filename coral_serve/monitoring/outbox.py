@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from coral_serve.monitoring.points import Point
 from coral_serve.sinks.base import MetricsSink, SinkError
+from coral_serve.sinks.points import Point
 
 __all__ = ["SinkOutbox", "SinkStatus"]
 

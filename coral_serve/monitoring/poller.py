@@ -8,13 +8,13 @@ from collections.abc import Mapping
 
 from coral_serve.config.monitoring import MonitoringConfig
 from coral_serve.monitoring.history import History, MetricSample, PipelineMetrics
-from coral_serve.monitoring.points import (
+from coral_serve.schema.views import PipelineStatus
+from coral_serve.sinks.points import (
     Point,
     gone_point,
     pipeline_point,
     unresponsive_point,
 )
-from coral_serve.schema.views import PipelineStatus
 from coral_serve.workers.pool import WorkerPool
 
 __all__ = ["WorkerPoller"]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from coral_serve.config.monitoring import DiskQuotaConfig
 from coral_serve.monitoring.disk import RecordingsQuota
-from coral_serve.monitoring.points import Point, recordings_point
 from coral_serve.schema.checks import CheckResult
 from coral_serve.schema.disk import CleanupReport, DiskReport
+from coral_serve.sinks.points import Point, recordings_point
 
 __all__ = ["QuotaKeeper"]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from coral_serve import __version__
 from coral_serve.config.plugins import PluginsConfig
 from coral_serve.plugins.specs import WebPluginSpec
+from coral_serve.version import __version__
 
 __all__ = [
     "PLUGIN_GROUPS",

@@ -25,6 +25,8 @@ from coral_serve.schema.streams import (
 )
 from coral_serve.services.client import ServiceClient
 from coral_serve.services.monitor import VIEWER_REPORT_TTL
+from coral_serve.services.outbound import check_outbound
+from coral_serve.services.sources import check_source
 from coral_serve.streams.fanout import FeedClosedError, FrameHub, FrameView
 from coral_serve.streams.probe import SourceProber
 from coral_serve.streams.recordings import RecordingStore
@@ -55,7 +57,7 @@ class StreamService:
         self._viewers_changed = asyncio.Event()
         self._hub = FrameHub(workers)
         self._sessions = WebRTCSessions(config.streams.webrtc, self._hub)
-        self._prober = SourceProber(config.pipelines, config.streams.capture_timeout)
+        self._prober = SourceProber(config.streams.capture_timeout)
         self._recordings = RecordingStore(Path(str(config.streams.recordings.directory)))
 
     async def start(self) -> None:
@@ -139,6 +141,10 @@ class StreamService:
     # -- sources --------------------------------------------------------------------------
 
     async def probe(self, uri: str) -> ProbeResult:
+        """Open `uri` as a pipeline would: the same scheme, file-root and outbound policy."""
+        pipelines = self._config.pipelines
+        check_source(uri, pipelines.sources, pipelines.data_dir)
+        await check_outbound(uri, pipelines.outbound)
         return await self._prober.probe(uri)
 
     # -- recordings -----------------------------------------------------------------------

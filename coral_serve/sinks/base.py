@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from coral_serve.monitoring.points import Point
+from coral_serve.sinks.points import Point
 
 __all__ = ["MetricsSink", "SinkError", "SinkSpec"]
 

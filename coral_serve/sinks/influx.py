@@ -13,8 +13,8 @@ from influxdb_client import Point as InfluxPoint
 from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
 
 from coral_serve.config.monitoring import InfluxSinkConfig
-from coral_serve.monitoring.points import Point
 from coral_serve.sinks.base import MetricsSink, SinkError
+from coral_serve.sinks.points import Point
 
 __all__ = ["InfluxSink"]
 

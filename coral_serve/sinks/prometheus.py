@@ -17,8 +17,10 @@ from prometheus_client.core import (
     Metric,
 )
 
-from coral_serve.monitoring.histogram import Histogram
-from coral_serve.monitoring.points import (
+from coral_serve.schema.state import PipelineState
+from coral_serve.sinks.base import MetricsSink
+from coral_serve.sinks.histogram import Histogram
+from coral_serve.sinks.points import (
     GONE,
     PIPELINE,
     RECORDINGS,
@@ -26,8 +28,6 @@ from coral_serve.monitoring.points import (
     FieldValue,
     Point,
 )
-from coral_serve.schema.state import PipelineState
-from coral_serve.sinks.base import MetricsSink
 
 __all__ = ["PrometheusSink"]
 

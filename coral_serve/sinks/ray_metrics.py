@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from ray.util.metrics import Gauge
 
-from coral_serve.monitoring.points import PIPELINE, Point
 from coral_serve.sinks.base import MetricsSink
+from coral_serve.sinks.points import PIPELINE, Point
 
 __all__ = ["RayMetricsSink"]
 

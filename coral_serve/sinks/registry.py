@@ -13,10 +13,10 @@ from coral_serve.config.monitoring import (
     StdoutSinkConfig,
 )
 from coral_serve.config.plugins import PluginsConfig
-from coral_serve.monitoring.points import Point
 from coral_serve.plugins.discovery import discover_plugins
 from coral_serve.sinks.base import MetricsSink, SinkError, SinkSpec
 from coral_serve.sinks.influx import InfluxSink
+from coral_serve.sinks.points import Point
 from coral_serve.sinks.prometheus import PrometheusSink
 from coral_serve.sinks.stdout import StdoutSink
 

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from coral_serve.monitoring.points import Point
 from coral_serve.sinks.base import MetricsSink
+from coral_serve.sinks.points import Point
 
 __all__ = ["StdoutSink"]
 

@@ -16,13 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
-from coral_serve.config.pipelines import PipelinesConfig
 from coral_serve.errors import InvalidRequestError
 from coral_serve.schema.redact import masked_uri
 from coral_serve.schema.streams import ProbeResult
 from coral_serve.schema.uri import parse_source_uri
-from coral_serve.services.outbound import check_outbound
-from coral_serve.services.sources import check_source
 from coral_serve.streams.errors import ProbeTimeoutError
 
 __all__ = ["SourceProber"]
@@ -104,17 +101,13 @@ def probe_source(uri: str, timeout: float) -> ProbeResult:
 
 
 class SourceProber:
-    """Checks a URI against the pipelines' allowlist and outbound policy, then probes it
-    within the timeout."""
+    """Probes a URI within the timeout; the caller has checked it against the policies."""
 
-    def __init__(self, pipelines: PipelinesConfig, timeout: float) -> None:
-        self._pipelines = pipelines
+    def __init__(self, timeout: float) -> None:
         self._timeout = timeout
         self._pool = ThreadPoolExecutor(_PROBE_THREADS, thread_name_prefix="coral-probe")
 
     async def probe(self, uri: str) -> ProbeResult:
-        check_source(uri, self._pipelines.sources, self._pipelines.data_dir)
-        await check_outbound(uri, self._pipelines.outbound)
         masked = masked_uri(uri)
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._pool, probe_source, uri, self._timeout)

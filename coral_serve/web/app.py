@@ -6,8 +6,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from coral_serve import __version__
 from coral_serve.config import CoralConfig
+from coral_serve.version import __version__
 from coral_serve.web.auth import Authenticator, AuthMiddleware
 from coral_serve.web.errors import install_error_handlers
 from coral_serve.web.http_metrics import install_http_metrics

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from coral_serve.config.monitoring import InfluxSinkConfig
-from coral_serve.monitoring.points import Point
 from coral_serve.sinks.influx import InfluxSink
+from coral_serve.sinks.points import Point
 from tests.conftest import shared_file
 from tests.integration.processes import free_port
 from tests.unit.monitor.servers import exported, victoria_metrics
