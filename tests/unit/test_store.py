@@ -52,28 +52,12 @@ async def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
 
 
 async def test_concurrent_writes_take_turns(tmp_path: Path) -> None:
-    from coral_serve.schema.records import PipelineRecord
-    from coral_serve.schema.spec import PipelineSpec
-    from coral_serve.schema.state import DesiredState, Origin
     from coral_serve.store.pipelines import PipelineStore
+    from tests.unit.records import stored_record
 
     db = await open_database(tmp_path / "coral.db")
     store = PipelineStore(db)
-    spec = {"source": {"uri": "rtsp://127.0.0.1/x"}, "model": {"backend": "none"}}
-    records = [
-        PipelineRecord(
-            id=f"p{n}",
-            name=f"cam-{n}",
-            spec=PipelineSpec.model_validate({"name": f"cam-{n}", **spec}),
-            desired_state=DesiredState.running,
-            restart_policy="always",
-            origin=Origin.api,
-            generation=1,
-            created=0,
-            updated=0,
-        )
-        for n in range(8)
-    ]
+    records = [stored_record(n) for n in range(8)]
     try:
         await asyncio.gather(*(store.insert(record) for record in records))
         await asyncio.gather(*(store.delete(record.id) for record in records[:4]))
@@ -84,35 +68,22 @@ async def test_concurrent_writes_take_turns(tmp_path: Path) -> None:
 
 async def test_a_spec_that_would_not_read_back_is_never_written(tmp_path: Path) -> None:
     from coral_serve.errors import InvalidRequestError
-    from coral_serve.schema.records import PipelineRecord
-    from coral_serve.schema.spec import PipelineSpec, ResourcesSpec
-    from coral_serve.schema.state import DesiredState, Origin
+    from coral_serve.schema.spec import ResourcesSpec
     from coral_serve.store.pipelines import PipelineStore
+    from tests.unit.records import stored_record
 
     db = await open_database(tmp_path / "coral.db")
     store = PipelineStore(db)
-    spec = PipelineSpec.model_validate(
-        {"name": "nan", "source": {"uri": "rtsp://127.0.0.1/x"}, "model": {"backend": "none"}}
-    )
+    good = stored_record(1)
     # Built around validation, as a bug would: JSON writes the NaN as null.
-    bad = spec.model_copy(
+    bad = good.spec.model_copy(
         update={
             "resources": ResourcesSpec.model_construct(
                 num_cpus=float("nan"), num_gpus=0.0, custom={}
             )
         }
     )
-    record = PipelineRecord(
-        id="p1",
-        name="nan",
-        spec=bad,
-        desired_state=DesiredState.running,
-        restart_policy="never",
-        origin=Origin.api,
-        generation=1,
-        created=0,
-        updated=0,
-    )
+    record = good.model_copy(update={"spec": bad})
     try:
         with pytest.raises(InvalidRequestError, match=r"resources\.num_cpus"):
             await store.insert(record)

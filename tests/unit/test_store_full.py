@@ -10,28 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from coral_serve.schema.records import PipelineRecord
-from coral_serve.schema.spec import PipelineSpec
-from coral_serve.schema.state import DesiredState, Origin
 from coral_serve.store.database import open_database
 from coral_serve.store.pipelines import PipelineStore, StoreError
+from tests.unit.records import SPEC, stored_record
 from tests.unit.webapp import make_config, running_app
-
-SPEC = {"source": {"uri": "rtsp://127.0.0.1/x"}, "model": {"backend": "none"}}
-
-
-def record(n: int) -> PipelineRecord:
-    return PipelineRecord(
-        id=f"p{n}",
-        name=f"cam-{n}",
-        spec=PipelineSpec.model_validate({"name": f"cam-{n}", **SPEC}),
-        desired_state=DesiredState.running,
-        restart_policy="always",
-        origin=Origin.api,
-        generation=1,
-        created=0,
-        updated=0,
-    )
 
 
 async def test_a_store_at_its_size_limit_reports_a_full_disk(tmp_path: Path) -> None:
@@ -44,7 +26,7 @@ async def test_a_store_at_its_size_limit_reports_a_full_disk(tmp_path: Path) -> 
         await db.execute(f"PRAGMA max_page_count = {pages}")
         with pytest.raises(StoreError) as failure:
             for n in range(1000):
-                await store.insert(record(n))
+                await store.insert(stored_record(n))
         assert str(failure.value).startswith("disk full")
         stored = len(await store.list())
         assert stored > 0 and not db.in_transaction  # the failed write left nothing behind
