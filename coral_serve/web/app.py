@@ -7,6 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from coral_serve.config import CoralConfig
+from coral_serve.config.http import Role
 from coral_serve.version import __version__
 from coral_serve.web.auth import Authenticator, AuthMiddleware
 from coral_serve.web.errors import install_error_handlers
@@ -14,6 +15,7 @@ from coral_serve.web.http_metrics import install_http_metrics
 from coral_serve.web.limits import BodyLimitMiddleware
 from coral_serve.web.openapi import document_errors
 from coral_serve.web.plugins import mount_plugins
+from coral_serve.web.roles import Guarded, require_role
 from coral_serve.web.routes import (
     auth,
     health,
@@ -69,7 +71,8 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
     app.include_router(recordings.router)
     app.include_router(plugins.router)
     for mount in config.http.static_mounts:
-        app.mount(mount.path, StaticFiles(directory=mount.directory), name=f"static:{mount.path}")
+        files = Guarded(StaticFiles(directory=mount.directory), require_role(Role.viewer))
+        app.mount(mount.path, files, name=f"static:{mount.path}")
     app.state.plugins = mount_plugins(app, config, services)
     mount_ui(app, config, app.state.plugins)
     return app

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,17 +23,6 @@ log = logging.getLogger(__name__)
 KeySource = Callable[[], Awaitable[bytes]]
 """Returns the shared secret signed URLs are keyed with when none is configured."""
 
-# Reachable without a token: probes, the static shells of the dashboard and of plugin pages
-# (they send the token with their API calls) and the API description.
-_OPEN_PATHS = re.compile(
-    r"^/(healthz|readyz|config\.json|docs|redoc|openapi\.json|ui/.*|plugins/[^/]+/static/.*)?$"
-)
-# What a viewer may do besides reading: watch live video.
-_VIEWER_WRITES = re.compile(
-    r"^(POST /api/v1/streams/[^/]+/webrtc|DELETE /api/v1/streams/sessions/[^/]+"
-    r"|POST /api/v1/auth/signed-url)$"
-)
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Clocks of ingress replicas on different nodes may disagree by this much.
 _CLOCK_SKEW = 30.0
 
@@ -114,19 +102,14 @@ class Authenticator:
         return self._url_key
 
 
-def is_open(path: str) -> bool:
-    """Whether anyone may fetch `path` with tokens on (`/metrics` aside: config decides)."""
-    return bool(_OPEN_PATHS.match(path))
-
-
-def allowed(identity: Identity, method: str, path: str) -> bool:
-    if identity.role is Role.admin or method in _READ_METHODS:
-        return True
-    return bool(_VIEWER_WRITES.match(f"{method} {path}"))
-
-
 class AuthMiddleware:
-    """Pure ASGI, so streaming responses (MJPEG, SSE) pass through untouched."""
+    """Says who the caller is; each route's `RoleRequirement` (web/roles.py) says whether
+    that is enough. Pure ASGI, so streaming responses (MJPEG, SSE) pass through untouched.
+
+    `scope["state"]["identity"]` is set only for a known caller (so `/readyz` may say more
+    to one); a missing or wrong token leaves it unset, and a route that needs a role
+    answers 401.
+    """
 
     def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
         self.app = app
@@ -137,7 +120,6 @@ class AuthMiddleware:
             scope.setdefault("state", {})["identity"] = ANONYMOUS_ADMIN
             await self.app(scope, receive, send)
             return
-        path, method = scope["path"], scope["method"]
         try:
             identity = await self._identify(scope)
         except Exception as exc:  # the signing key could not be fetched
@@ -146,26 +128,9 @@ class AuthMiddleware:
                 scope, receive, send
             )
             return
-        if self._is_open(path):
-            if identity is not None:  # open paths may say more to a known caller (`/readyz`)
-                scope.setdefault("state", {})["identity"] = identity
-            await self.app(scope, receive, send)
-            return
-        if identity is None:
-            response = error_response(401, "a valid bearer token is required")
-            response.headers["WWW-Authenticate"] = "Bearer"
-        elif not allowed(identity, method, path):
-            response = error_response(403, f"role {identity.role.value!r} may not do this")
-        else:
+        if identity is not None:
             scope.setdefault("state", {})["identity"] = identity
-            await self.app(scope, receive, send)
-            return
-        await response(scope, receive, send)
-
-    def _is_open(self, path: str) -> bool:
-        if path == "/metrics":
-            return not self.auth.config.protect_metrics
-        return bool(_OPEN_PATHS.match(path))
+        await self.app(scope, receive, send)
 
     async def _identify(self, scope: Scope) -> Identity | None:
         for name, value in scope["headers"]:

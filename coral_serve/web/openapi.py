@@ -2,7 +2,9 @@
 
 FastAPI documents every 422 as its own `HTTPValidationError` and no other error at all;
 this replaces that with the project's `{error, detail}` models, adds the statuses the
-middleware and services answer with, so generated clients can read every answer.
+middleware and services answer with, so generated clients can read every answer. Each
+operation also shows the role its route declares (`x-required-role`, the bearer security
+scheme and a line of its description).
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from coral_serve.config.http import Role
-from coral_serve.web.auth import Identity, allowed, is_open
+from coral_serve.config.http import AuthMode, Role
 from coral_serve.web.errors import ErrorBody, ValidationErrorBody
+from coral_serve.web.roles import PUBLIC, RoleRequirement, declared_requirement, mounted_routes
 
-__all__ = ["document_errors"]
+__all__ = ["REQUIRED_ROLE", "document_errors"]
 
-_VIEWER = Identity(name="viewer", role=Role.viewer)
+REQUIRED_ROLE = "x-required-role"
+_BEARER = "bearer"
 _FASTAPI_MODELS = ("HTTPValidationError", "ValidationError")
 _REF = "#/components/schemas/{model}"
 
@@ -29,21 +33,43 @@ def document_errors(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _document(generate())
+            secured = app.state.config.http.auth.mode is AuthMode.token
+            _document(generate(), _requirements(app), secured)
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _document(schema: dict[str, Any]) -> None:
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
+Requirements = dict[tuple[str, str], RoleRequirement]
+
+
+def _requirements(app: FastAPI) -> Requirements:
+    """(path, METHOD) -> the role its route declares; the walk covers plugin routes too."""
+    return {
+        (served.path_format, method): declared_requirement(served) or PUBLIC
+        for route, served in mounted_routes(app.routes)
+        if isinstance(route, APIRoute)
+        for method in served.methods
+    }
+
+
+def _document(schema: dict[str, Any], requirements: Requirements, secured: bool) -> None:
+    schema.setdefault("components", {}).setdefault("securitySchemes", {})[_BEARER] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token of `http.auth.tokens`; media GETs also take a signed URL "
+        "(`exp`, `role`, `sig` from POST /api/v1/auth/signed-url).",
+    }
+    components = schema["components"].setdefault("schemas", {})
     for model in (ErrorBody, ValidationErrorBody):
         _add_model(components, model)
     for name in _FASTAPI_MODELS:
         components.pop(name, None)
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
-            _document_operation(path, method.upper(), operation)
+            requirement = requirements.get((path, method.upper()), PUBLIC)
+            _document_role(operation, requirement, secured)
+            _document_operation(path, requirement, operation)
 
 
 def _add_model(components: dict[str, Any], model: type[BaseModel]) -> None:
@@ -52,16 +78,26 @@ def _add_model(components: dict[str, Any], model: type[BaseModel]) -> None:
     components[model.__name__] = definition
 
 
-def _document_operation(path: str, method: str, operation: dict[str, Any]) -> None:
+def _document_role(operation: dict[str, Any], requirement: RoleRequirement, secured: bool) -> None:
+    """The role always; the bearer requirement only while tokens are checked, since a
+    client that sends none then is answered all the same."""
+    operation[REQUIRED_ROLE] = requirement.label
+    if secured:
+        operation["security"] = [] if requirement.role is None else [{_BEARER: []}]
+    text = operation.get("description", "")
+    operation["description"] = f"{text}\n\n{requirement.description}".strip()
+
+
+def _document_operation(path: str, requirement: RoleRequirement, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     statuses = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
     if operation.get("parameters") or "requestBody" in operation:
         statuses.add(422)
     if "requestBody" in operation:
         statuses |= {400, 413}
-    if not is_open(path):
+    if requirement.role is not None:
         statuses.add(401)
-        if not allowed(_VIEWER, method, path):
+        if requirement.role is Role.admin:
             statuses.add(403)
     if path.startswith("/api/") or path.startswith("/plugins/"):
         statuses.add(503)  # a service or the store is not there

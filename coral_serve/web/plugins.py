@@ -6,12 +6,21 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from coral_serve.config import CoralConfig
+from coral_serve.config.http import Role
 from coral_serve.plugins.discovery import PluginInfo, discover_plugins, web_plugins
 from coral_serve.plugins.specs import PluginContext, UiEntry, WebPluginSpec
+from coral_serve.web.roles import (
+    Guarded,
+    declared_requirement,
+    mounted_routes,
+    public,
+    require_role,
+)
 from coral_serve.web.services import Services
 
 __all__ = ["MountedPlugins", "mount_plugins"]
@@ -51,13 +60,27 @@ def mount_plugins(app: FastAPI, config: CoralConfig, services: Services) -> Moun
 
 def _mount(app: FastAPI, spec: WebPluginSpec, context: PluginContext) -> None:
     if spec.router_factory is not None:
-        app.include_router(spec.router_factory(context), prefix=spec.mount)
+        app.include_router(_admin_unless_declared(spec.router_factory(context)), prefix=spec.mount)
     if spec.static_dir is not None:
         directory = Path(spec.static_dir)
         if not directory.is_dir():
             raise FileNotFoundError(f"static directory {directory} does not exist")
         app.mount(
             f"{spec.mount}/static",
-            StaticFiles(directory=directory, html=True),
+            Guarded(StaticFiles(directory=directory, html=True), public()),
             name=f"plugin:{spec.name}",
         )
+
+
+def _admin_unless_declared(router: APIRouter) -> APIRouter:
+    """A plugin route without a declared role is admin-only, GETs too.
+
+    Only FastAPI HTTP routes can carry a role, so anything else (a websocket, a mount)
+    is refused rather than mounted unchecked.
+    """
+    for route, served in mounted_routes(router.routes):
+        if not isinstance(route, APIRoute):
+            raise TypeError(f"route {route!r} is not an HTTP route; it cannot declare a role")
+        if declared_requirement(served) is None:
+            route.dependencies.append(Depends(require_role(Role.admin)))
+    return router

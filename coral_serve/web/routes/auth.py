@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from coral_serve.config.http import Role
 from coral_serve.web.auth import Authenticator
+from coral_serve.web.roles import require_role
 
 __all__ = ["router"]
 
@@ -31,14 +33,16 @@ class SignedUrl(BaseModel):
     expires_in: float = Field(description="Seconds the URL stays valid.")
 
 
-@router.get("/whoami", response_model=WhoAmI)
+@router.get("/whoami", response_model=WhoAmI, dependencies=[Depends(require_role(Role.viewer))])
 async def whoami(request: Request) -> WhoAmI:
     identity = request.scope["state"]["identity"]
     auth: Authenticator = request.app.state.authenticator
     return WhoAmI(name=identity.name, role=identity.role.value, auth_enabled=auth.enabled)
 
 
-@router.post("/signed-url", response_model=SignedUrl)
+@router.post(
+    "/signed-url", response_model=SignedUrl, dependencies=[Depends(require_role(Role.viewer))]
+)
 async def signed_url(body: SignRequest, request: Request) -> SignedUrl:
     """The URL grants the caller's own role, never more."""
     identity = request.scope["state"]["identity"]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from coral_serve.schema.checks import CheckResult, Readiness
+from coral_serve.web.roles import public
 from coral_serve.web.services import Services, get_services
 
 __all__ = ["router"]
@@ -21,7 +22,9 @@ _READINESS_TIMEOUT = 35.0
 _DETAILS = {"checks": {"__all__": {"detail", "seconds"}}}
 
 
-@router.get("/healthz", summary="Liveness: the ingress process answers")
+@router.get(
+    "/healthz", summary="Liveness: the ingress process answers", dependencies=[Depends(public())]
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -33,6 +36,7 @@ async def healthz() -> dict[str, str]:
     "check's name and result; details such as paths and sink errors need a token.",
     response_model=Readiness,
     responses={503: {"model": Readiness}},
+    dependencies=[Depends(public())],
 )
 async def readyz(
     request: Request, services: Annotated[Services, Depends(get_services)]

@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from coral_serve.config.http import Role
 from coral_serve.errors import NotFoundError
 from coral_serve.monitoring.history import PipelineMetrics
 from coral_serve.web.http_metrics import HttpMetricsReporter
+from coral_serve.web.roles import require_role
 from coral_serve.web.routes.pipelines import PipelineId
 from coral_serve.web.services import Services, get_services
 
@@ -27,6 +29,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, 404: {"description": "Not enabled"}},
     summary="Prometheus metrics of every pipeline and of the control plane",
+    dependencies=[Depends(require_role(Role.viewer, only_if="protect_metrics"))],
 )
 async def metrics(request: Request, services: ServicesDep) -> Response:
     reporter: HttpMetricsReporter | None = request.app.state.http_metrics
@@ -47,6 +50,7 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
     response_model=PipelineMetrics,
     responses={404: {"description": "No such pipeline"}},
     summary="Recent samples of a pipeline's fps, counters and latencies",
+    dependencies=[Depends(require_role(Role.viewer))],
 )
 async def pipeline_metrics(
     pipeline_id: PipelineId,

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from coral_serve.config.http import Role
 from coral_serve.monitoring.outbox import SinkStatus
 from coral_serve.schema.disk import CleanupReport, DiskReport
+from coral_serve.web.roles import require_role
 from coral_serve.web.services import Services, get_services
 
 __all__ = ["CleanupRequest", "router"]
@@ -25,7 +27,12 @@ class CleanupRequest(BaseModel):
     )
 
 
-@router.get("/disk", response_model=DiskReport, summary="Recordings usage, quota, oldest/newest")
+@router.get(
+    "/disk",
+    response_model=DiskReport,
+    summary="Recordings usage, quota, oldest/newest",
+    dependencies=[Depends(require_role(Role.viewer))],
+)
 async def disk(services: ServicesDep) -> DiskReport:
     return await services.monitor.call("disk_report")
 
@@ -35,11 +42,17 @@ async def disk(services: ServicesDep) -> DiskReport:
     response_model=CleanupReport,
     responses={422: {"description": "Invalid request"}},
     summary="Enforce the recordings quota now (segments being written are never deleted)",
+    dependencies=[Depends(require_role(Role.admin))],
 )
 async def cleanup(request: CleanupRequest, services: ServicesDep) -> CleanupReport:
     return await services.monitor.call("cleanup", request.dry_run)
 
 
-@router.get("/sinks", response_model=list[SinkStatus], summary="Each metric sink's state")
+@router.get(
+    "/sinks",
+    response_model=list[SinkStatus],
+    summary="Each metric sink's state",
+    dependencies=[Depends(require_role(Role.viewer))],
+)
 async def sinks(services: ServicesDep) -> list[SinkStatus]:
     return await services.monitor.call("sinks")

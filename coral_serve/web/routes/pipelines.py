@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
+from coral_serve.config.http import Role
 from coral_serve.schema.records import PIPELINE_ID_PATTERN, PipelineEvent
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.views import PipelineStatus, PipelineView
+from coral_serve.web.roles import require_role
 from coral_serve.web.services import Services, get_services
 
 __all__ = ["PipelineId", "router"]
@@ -33,6 +35,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=PipelineView,
     responses={409: {"description": "Name taken"}, 422: {"description": "Invalid spec"}},
     summary="Create a pipeline (stored before it starts)",
+    dependencies=[Depends(require_role(Role.admin))],
 )
 async def create_pipeline(
     spec: PipelineSpec, response: Response, services: ServicesDep
@@ -42,33 +45,63 @@ async def create_pipeline(
     return view
 
 
-@router.get("", response_model=list[PipelineView], summary="Every pipeline with its status")
+@router.get(
+    "",
+    response_model=list[PipelineView],
+    summary="Every pipeline with its status",
+    dependencies=[Depends(require_role(Role.viewer))],
+)
 async def list_pipelines(services: ServicesDep) -> list[PipelineView]:
     return await services.pipelines.call("list")
 
 
-@router.get("/{pipeline_id}", response_model=PipelineView, responses=_ERRORS)
+@router.get(
+    "/{pipeline_id}",
+    response_model=PipelineView,
+    responses=_ERRORS,
+    dependencies=[Depends(require_role(Role.viewer))],
+)
 async def get_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
     return await services.pipelines.call("get", pipeline_id)
 
 
-@router.get("/{pipeline_id}/status", response_model=PipelineStatus, responses=_ERRORS)
+@router.get(
+    "/{pipeline_id}/status",
+    response_model=PipelineStatus,
+    responses=_ERRORS,
+    dependencies=[Depends(require_role(Role.viewer))],
+)
 async def pipeline_status(pipeline_id: PipelineId, services: ServicesDep) -> PipelineStatus:
     view: PipelineView = await services.pipelines.call("get", pipeline_id)
     return view.status
 
 
-@router.post("/{pipeline_id}/pause", response_model=PipelineView, responses=_ERRORS)
+@router.post(
+    "/{pipeline_id}/pause",
+    response_model=PipelineView,
+    responses=_ERRORS,
+    dependencies=[Depends(require_role(Role.admin))],
+)
 async def pause_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
     return await services.pipelines.call("pause", pipeline_id)
 
 
-@router.post("/{pipeline_id}/resume", response_model=PipelineView, responses=_ERRORS)
+@router.post(
+    "/{pipeline_id}/resume",
+    response_model=PipelineView,
+    responses=_ERRORS,
+    dependencies=[Depends(require_role(Role.admin))],
+)
 async def resume_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
     return await services.pipelines.call("resume", pipeline_id)
 
 
-@router.post("/{pipeline_id}/restart", response_model=PipelineView, responses=_ERRORS)
+@router.post(
+    "/{pipeline_id}/restart",
+    response_model=PipelineView,
+    responses=_ERRORS,
+    dependencies=[Depends(require_role(Role.admin))],
+)
 async def restart_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
     return await services.pipelines.call("restart", pipeline_id)
 
@@ -78,6 +111,7 @@ async def restart_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> Pi
     status_code=status.HTTP_204_NO_CONTENT,
     responses={409: {"description": "Declared in the configuration"}, 422: _ERRORS[422]},
     summary="Delete a pipeline (idempotent)",
+    dependencies=[Depends(require_role(Role.admin))],
 )
 async def delete_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> Response:
     await services.pipelines.call("delete", pipeline_id)
@@ -93,6 +127,7 @@ def _fields(exclude: str) -> list[str]:
     response_model=list[dict[str, Any]],
     responses=_ERRORS,
     summary="Read buffered results newer than `after` (nothing is removed)",
+    dependencies=[Depends(require_role(Role.viewer))],
 )
 async def read_results(
     pipeline_id: PipelineId,
@@ -115,6 +150,7 @@ async def read_results(
     response_model=list[dict[str, Any]],
     responses=_ERRORS,
     summary="Consume buffered results: returned ones are removed for every reader (admin)",
+    dependencies=[Depends(require_role(Role.admin))],
 )
 async def consume_results(
     pipeline_id: PipelineId,
@@ -125,7 +161,12 @@ async def consume_results(
     return await services.pipelines.call("results", pipeline_id, max, _fields(exclude))
 
 
-@router.get("/{pipeline_id}/events", response_model=list[PipelineEvent], responses=_ERRORS)
+@router.get(
+    "/{pipeline_id}/events",
+    response_model=list[PipelineEvent],
+    responses=_ERRORS,
+    dependencies=[Depends(require_role(Role.viewer))],
+)
 async def pipeline_events(
     pipeline_id: PipelineId,
     services: ServicesDep,

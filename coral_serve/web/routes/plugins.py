@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+
+from coral_serve.config.http import Role
+from coral_serve.web.roles import require_role
 
 __all__ = ["PluginView", "router"]
 
@@ -20,6 +23,11 @@ class PluginView(BaseModel):
     description: str
 
 
-@router.get("", response_model=list[PluginView], summary="Discovered plugins")
+@router.get(
+    "",
+    response_model=list[PluginView],
+    summary="Discovered plugins",
+    dependencies=[Depends(require_role(Role.viewer))],
+)
 async def list_plugins(request: Request) -> list[PluginView]:
     return [PluginView(**info.as_dict()) for info in request.app.state.plugins.report]

@@ -13,11 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from coral_serve.config.http import Role
 from coral_serve.errors import CoralError
 from coral_serve.schema.streams import RecordingFile, RecordingSegment
 from coral_serve.streams.errors import RangeNotSatisfiableError
 from coral_serve.streams.ranges import byte_range
 from coral_serve.web.errors import error_response
+from coral_serve.web.roles import require_role
 from coral_serve.web.services import Services, get_services
 
 __all__ = ["router"]
@@ -38,6 +40,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=list[RecordingSegment],
     responses={400: _ERRORS[400]},
     summary="Finished segments, oldest first, optionally of one pipeline and time window",
+    dependencies=[Depends(require_role(Role.viewer))],
 )
 async def list_recordings(
     services: ServicesDep,
@@ -65,6 +68,7 @@ async def list_recordings(
         **_ERRORS,
     },
     summary="Play a segment (H.264 MP4); supports Range, ETag and If-None-Match",
+    dependencies=[Depends(require_role(Role.viewer))],
 )
 async def get_recording(
     pipeline_id: str, segment: str, request: Request, services: ServicesDep
@@ -102,6 +106,7 @@ async def get_recording(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=_ERRORS,
     summary="Delete one segment",
+    dependencies=[Depends(require_role(Role.admin))],
 )
 async def delete_recording(pipeline_id: str, segment: str, services: ServicesDep) -> Response:
     await services.streams.call("delete_recording", pipeline_id, segment)

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from coral_serve.config.http import Role
 from coral_serve.schema.streams import IceConfig, SdpAnswer, SdpOffer
 from coral_serve.streams.mjpeg import MEDIA_TYPE, mjpeg_parts
+from coral_serve.web.roles import require_role
 from coral_serve.web.routes.pipelines import PipelineId
 from coral_serve.web.services import Services, get_services
 
@@ -33,6 +35,7 @@ _LIVE_ERRORS: dict[int | str, dict[str, Any]] = {
     "/ice-config",
     response_model=IceConfig,
     summary="ICE servers for the browser's RTCPeerConnection (may include a TURN credential)",
+    dependencies=[Depends(require_role(Role.viewer))],
 )
 async def ice_config(request: Request, response: Response) -> IceConfig:
     response.headers.update(_NO_STORE)
@@ -49,6 +52,7 @@ async def ice_config(request: Request, response: Response) -> IceConfig:
         429: {"description": "Viewer limit reached"},
     },
     summary="Answer a WebRTC offer: video of the pipeline, results on the data channel",
+    dependencies=[Depends(require_role(Role.viewer))],
 )
 async def open_webrtc(
     pipeline_id: PipelineId, offer: SdpOffer, response: Response, services: ServicesDep
@@ -63,6 +67,7 @@ async def open_webrtc(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={404: {"description": "No such session on this replica"}},
     summary="Close a WebRTC viewer session",
+    dependencies=[Depends(require_role(Role.viewer))],
 )
 async def close_session(session_id: SessionId, services: ServicesDep) -> Response:
     await services.streams.call("close_session", session_id)
@@ -74,6 +79,7 @@ async def close_session(session_id: SessionId, services: ServicesDep) -> Respons
     response_class=StreamingResponse,
     responses={200: {"content": {MEDIA_TYPE: {}}}, **_LIVE_ERRORS},
     summary="Live video as MJPEG (multipart/x-mixed-replace), for clients without WebRTC",
+    dependencies=[Depends(require_role(Role.viewer))],
 )
 async def mjpeg(
     pipeline_id: PipelineId,
@@ -99,6 +105,7 @@ async def mjpeg(
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}, **_LIVE_ERRORS},
     summary="The newest annotated frame as JPEG",
+    dependencies=[Depends(require_role(Role.viewer))],
 )
 async def snapshot(pipeline_id: PipelineId, services: ServicesDep) -> Response:
     jpeg: bytes = await services.streams.call("snapshot", pipeline_id)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from coral_line_counter.counting import Line, LineCounter
+from coral_serve.config.http import Role
 from coral_serve.errors import NotFoundError
 from coral_serve.plugins.specs import PluginContext
+from coral_serve.web.roles import require_role
 
 __all__ = ["build_router"]
 
@@ -49,7 +51,12 @@ def build_router(context: PluginContext) -> APIRouter:
         cursors[pipeline_id] = 0
         return _counts(pipeline_id, *counters[pipeline_id])
 
-    @router.get("/counts/{pipeline_id}", response_model=Counts)
+    # Reading counts is viewer-readable; setting a line stays admin-only (the default).
+    @router.get(
+        "/counts/{pipeline_id}",
+        response_model=Counts,
+        dependencies=[Depends(require_role(Role.viewer))],
+    )
     async def get_counts(pipeline_id: PipelineId) -> Counts:
         if pipeline_id not in counters:
             raise NotFoundError(f"no line set for pipeline {pipeline_id!r}; PUT one first")
