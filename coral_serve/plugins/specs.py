@@ -41,6 +41,8 @@ class WebPluginSpec:
     description: str = ""
     min_coral_version: str = "0.1.0"
     router_factory: Callable[[PluginContext], APIRouter] | None = None
+    """Builds the plugin's routes. Each is admin-only unless it declares a role
+    (`dependencies=[Depends(require_role(Role.viewer))]`, see `coral_serve.web.roles`)."""
     static_dir: str | Path | None = None
     mount_path: str | None = None
     ui_entry: UiEntry | None = None
