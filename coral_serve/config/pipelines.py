@@ -89,7 +89,14 @@ class ModelPolicy(CoralBaseModel):
     roots: list[str] = Field(
         default_factory=list,
         description="Directories model files and class-name files must lie under, symlinks "
-        "resolved; empty allows only the data dir (which is always allowed).",
+        "resolved; empty allows only the data dir (which is always allowed). Relative model "
+        "paths are read from the server's working directory.",
+    )
+    max_file_bytes: int = Field(
+        default=2 << 30,
+        ge=1,
+        description="Largest model file loaded (bytes); a larger one, or one that is not a "
+        "regular file, is refused before the runtime reads it.",
     )
 
 

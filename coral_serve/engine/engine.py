@@ -18,7 +18,7 @@ from coral_serve.engine.annotate import annotate
 from coral_serve.engine.channel import Channel, ChannelClosedError
 from coral_serve.engine.decoders import Transform
 from coral_serve.engine.errors import EngineError, ModelLoadError
-from coral_serve.engine.model import Model, load_model, validate_model
+from coral_serve.engine.model import Model, ModelFiles, load_model, validate_model
 from coral_serve.engine.results import ResultsBuffer
 from coral_serve.engine.source import EndOfStream, Frame, SourceState, VideoSource
 from coral_serve.engine.stats import PipelineStats
@@ -79,11 +79,17 @@ class PipelineEngine:
     """
 
     def __init__(
-        self, spec: PipelineSpec, recorder: Recorder | None = None, paused: bool = False
+        self,
+        spec: PipelineSpec,
+        recorder: Recorder | None = None,
+        paused: bool = False,
+        model_files: ModelFiles | None = None,
     ) -> None:
         """`paused`: start as if `pause()` had been called (a paused pipeline restored after
-        a restart must not process a single frame)."""
+        a restart must not process a single frame). `model_files`: the roots and size limit
+        the model is checked against here, where it is read."""
         self.spec = spec
+        self._model_files = model_files
         self._recorder = recorder
         self._recorder_failed = False
         self._recorder_errors = 0
@@ -251,7 +257,7 @@ class PipelineEngine:
         try:
             self._source.start()
             try:
-                model = load_model(self.spec.model)
+                model = load_model(self.spec.model, self._model_files)
             except ModelLoadError as exc:
                 self._fail(f"model could not be loaded: {exc.detail}")
                 return

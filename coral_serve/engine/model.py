@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +15,7 @@ from coral_serve.engine.backends import (
     LAYOUT_NHWC_UINT8,
     Backend,
     create_backend,
+    get_backend,
 )
 from coral_serve.engine.classes import resolve_classes
 from coral_serve.engine.decoders import (
@@ -22,9 +26,62 @@ from coral_serve.engine.decoders import (
     make_decoder,
 )
 from coral_serve.engine.errors import InferenceError, ModelLoadError
+from coral_serve.paths import PathRefusedError, check_regular_file, confine
 from coral_serve.schema.spec import ModelSpec
 
-__all__ = ["Model", "load_model", "validate_model"]
+if TYPE_CHECKING:
+    from coral_serve.config.pipelines import ModelPolicy
+
+__all__ = ["Model", "ModelFiles", "confine_model_files", "load_model", "validate_model"]
+
+# The default of `pipelines.models.max_file_bytes`, for callers that load their own files.
+_DEFAULT_MAX_FILE_BYTES = 2 << 30
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where model-side files may come from and how large a model file may be.
+
+    Workers get it with their pool, not with the spec: the spec comes from a request, and on
+    a cluster the files are read on the worker's node, which checks them again.
+    """
+
+    roots: tuple[str, ...] | None = None  # None: anywhere (callers naming their own files)
+    max_bytes: int = _DEFAULT_MAX_FILE_BYTES
+
+    @classmethod
+    def allowed_by(cls, policy: ModelPolicy, data_dir: str) -> ModelFiles:
+        """`pipelines.models` as workers apply it; the data dir is always a root."""
+        return cls((*policy.roots, data_dir), policy.max_file_bytes)
+
+
+def confine_model_files(spec: ModelSpec, files: ModelFiles) -> ModelSpec:
+    """`spec` with its model file and class-names file resolved and checked, before anything
+    opens them; ModelLoadError names the key. Blocking (realpath, stat)."""
+    backend = get_backend(spec.backend)  # an unknown backend is the first thing to say
+    if spec.passthrough:  # reads no file
+        return spec
+    update: dict[str, str] = {}
+    if spec.path is not None:
+        path = _confined(spec.path, "model.path", files)
+        if getattr(backend.factory, "reads_one_file", False):
+            try:
+                check_regular_file(path, files.max_bytes)
+            except PathRefusedError as exc:
+                raise ModelLoadError(f"model.path {spec.path} {exc}") from None
+        update["path"] = str(path)
+    if isinstance(spec.classes, str):
+        update["classes"] = str(_confined(spec.classes, "model.classes", files))
+    return spec.model_copy(update=update)
+
+
+def _confined(path: str, key: str, files: ModelFiles) -> Path:
+    if files.roots is None:
+        return Path(os.path.realpath(path))
+    try:
+        return confine(path, files.roots)
+    except PathRefusedError as exc:
+        raise ModelLoadError(f"{key} {path} {exc} (pipelines.models.roots)") from None
 
 
 @dataclass
@@ -71,8 +128,10 @@ class Model:
         self.backend.close()
 
 
-def load_model(spec: ModelSpec) -> Model:
-    """Load the backend, build the decoder and run one blank frame through both."""
+def load_model(spec: ModelSpec, files: ModelFiles | None = None) -> Model:
+    """Check the files, load the backend, build the decoder and run one blank frame through
+    both."""
+    spec = confine_model_files(spec, files or ModelFiles())
     backend = create_backend(spec)
     try:
         layout = getattr(backend, "layout", LAYOUT_NCHW_FLOAT)
@@ -99,9 +158,9 @@ def load_model(spec: ModelSpec) -> Model:
         raise
 
 
-def validate_model(spec: ModelSpec) -> None:
+def validate_model(spec: ModelSpec, files: ModelFiles | None = None) -> None:
     """Load and close the model now; raises ModelLoadError with the reason it is unusable."""
-    load_model(spec).close()
+    load_model(spec, files).close()
 
 
 def _size_from_shape(shape: tuple[int, ...] | None, layout: str) -> tuple[int, int]:

@@ -15,7 +15,7 @@ import aiosqlite
 
 from coral_serve.config import CoralConfig
 from coral_serve.engine.errors import ModelLoadError
-from coral_serve.engine.model import validate_model
+from coral_serve.engine.model import ModelFiles, confine_model_files, validate_model
 from coral_serve.errors import ConflictError, InvalidRequestError, NotFoundError, UnavailableError
 from coral_serve.schema.checks import CheckResult
 from coral_serve.schema.records import PipelineEvent, PipelineRecord
@@ -262,10 +262,17 @@ class PipelineService:
     async def _check_spec(self, spec: PipelineSpec) -> None:
         """Reject what can never run before anything is stored (each a 422)."""
         pipelines = self._config.pipelines
-        check_source(spec.source.uri, pipelines.sources, pipelines.data_dir)
+        await asyncio.to_thread(
+            check_source, spec.source.uri, pipelines.sources, pipelines.data_dir
+        )
         await check_outbound(spec.source.uri, pipelines.outbound)
+        files = ModelFiles.allowed_by(pipelines.models, pipelines.data_dir)
+        try:  # the key's own message: a refused path must not read as a model error
+            await asyncio.to_thread(confine_model_files, spec.model, files)
+        except ModelLoadError as exc:
+            raise InvalidRequestError(str(exc)) from None
         try:
-            await asyncio.to_thread(validate_model, spec.model)
+            await asyncio.to_thread(validate_model, spec.model, files)
         except ModelLoadError as exc:
             raise InvalidRequestError(f"model: {exc}") from None
 

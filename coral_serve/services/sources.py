@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from coral_serve.config.pipelines import SourcePolicy
 from coral_serve.errors import InvalidRequestError
+from coral_serve.paths import PathRefusedError, confine
 from coral_serve.schema.redact import masked_uri
 from coral_serve.schema.uri import parse_source_uri
 
@@ -16,8 +14,8 @@ __all__ = ["check_source"]
 def check_source(uri: str, policy: SourcePolicy, data_dir: str) -> None:
     """Refuse schemes that are not allowed and local files outside the allowed roots.
 
-    Paths are resolved through symlinks first, so a link inside a root that points
-    outside it is refused too.
+    Blocking (it resolves the path): services call it in a thread. The data dir is always
+    a root; see `coral_serve.paths` for how a path is confined.
     """
     try:
         source = parse_source_uri(uri)
@@ -29,15 +27,14 @@ def check_source(uri: str, policy: SourcePolicy, data_dir: str) -> None:
         raise InvalidRequestError(
             f"source scheme {scheme!r} is not allowed (pipelines.sources.schemes: {allowed})"
         )
-    path = source.path
-    if path is None:
+    if source.path is None:
         return
-    resolved = Path(os.path.realpath(path))
-    roots = [Path(os.path.realpath(root)) for root in (*policy.file_roots, data_dir)]
-    if not any(resolved == root or root in resolved.parents for root in roots):
+    try:
+        resolved = confine(source.path, (*policy.file_roots, data_dir))
+    except PathRefusedError:
         raise InvalidRequestError(
             f"local file {masked_uri(uri)} is outside the allowed roots "
             "(add its directory to pipelines.sources.file_roots)"
-        )
+        ) from None
     if not resolved.is_file():
         raise InvalidRequestError(f"local file {masked_uri(uri)} does not exist")

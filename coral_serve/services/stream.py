@@ -143,7 +143,7 @@ class StreamService:
     async def probe(self, uri: str) -> ProbeResult:
         """Open `uri` as a pipeline would: the same scheme, file-root and outbound policy."""
         pipelines = self._config.pipelines
-        check_source(uri, pipelines.sources, pipelines.data_dir)
+        await asyncio.to_thread(check_source, uri, pipelines.sources, pipelines.data_dir)
         await check_outbound(uri, pipelines.outbound)
         return await self._prober.probe(uri)
 

@@ -15,6 +15,7 @@ from ray.serve.deployment import Deployment
 
 from coral_serve.config import CoralConfig
 from coral_serve.config.deployments import DeploymentOptions
+from coral_serve.engine.model import ModelFiles
 from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
@@ -77,7 +78,11 @@ def bind_graph(config: CoralConfig) -> Application:
     health = _service_deployment(HealthService, "HealthService", plan.health_service)
     ingress = serve.deployment(Ingress, name="Ingress", **plan.ingress.to_serve())
 
-    workers = RayWorkerPool(config.runtime.namespace, recording_settings(config.streams.recordings))
+    workers = RayWorkerPool(
+        config.runtime.namespace,
+        recording_settings(config.streams.recordings),
+        ModelFiles.allowed_by(config.pipelines.models, config.pipelines.data_dir),
+    )
     pipelines_node = pipelines.bind(config, workers)
     # Pipeline fps and latency also go to Ray's own metrics, a sink only the graph can build.
     monitor_node = monitor.bind(config, workers, {"ray": RayMetricsSink()})

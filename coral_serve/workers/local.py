@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from coral_serve.engine.model import ModelFiles
 from coral_serve.engine.recorder import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.pool import WorkerGone
@@ -15,16 +16,25 @@ __all__ = ["LocalWorkerPool"]
 
 
 class LocalWorkerPool:
-    def __init__(self, recordings: RecordingSettings | None = None) -> None:
+    def __init__(
+        self, recordings: RecordingSettings | None = None, model_files: ModelFiles | None = None
+    ) -> None:
         self._workers: dict[str, PipelineWorker] = {}
         self._recordings = recordings
+        self._model_files = model_files
 
     async def start(
         self, pipeline_id: str, spec: PipelineSpec, generation: int, paused: bool = False
     ) -> None:
         await self.kill(pipeline_id)
         self._workers[pipeline_id] = await asyncio.to_thread(
-            PipelineWorker, pipeline_id, spec, generation, self._recordings, paused
+            PipelineWorker,
+            pipeline_id,
+            spec,
+            generation,
+            self._recordings,
+            paused,
+            self._model_files,
         )
 
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:

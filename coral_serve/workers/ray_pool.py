@@ -11,6 +11,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util import list_named_actors
 
+from coral_serve.engine.model import ModelFiles
 from coral_serve.engine.recorder import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.pool import WorkerGone, pipeline_id_of, worker_name
@@ -26,16 +27,28 @@ _STOP_GRACE_SECONDS = 5.0
 class RayWorkerPool:
     """Picklable: Serve passes it to every replica that talks to workers."""
 
-    def __init__(self, namespace: str, recordings: RecordingSettings | None = None) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        recordings: RecordingSettings | None = None,
+        model_files: ModelFiles | None = None,
+    ) -> None:
         self.namespace = namespace
         self.recordings = recordings
+        self.model_files = model_files  # checked again on the worker's node, which reads them
         self._handles: dict[str, Any] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"namespace": self.namespace, "recordings": self.recordings}
+        return {
+            "namespace": self.namespace,
+            "recordings": self.recordings,
+            "model_files": self.model_files,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["namespace"], state.get("recordings"))  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            state["namespace"], state.get("recordings"), state.get("model_files")
+        )
 
     async def start(
         self, pipeline_id: str, spec: PipelineSpec, generation: int, paused: bool = False
@@ -53,7 +66,7 @@ class RayWorkerPool:
             max_restarts=0,  # PipelineService restarts per the pipeline's restart policy
         )
         self._handles[pipeline_id] = actor_class.remote(
-            pipeline_id, spec, generation, self.recordings, paused
+            pipeline_id, spec, generation, self.recordings, paused, self.model_files
         )
 
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:

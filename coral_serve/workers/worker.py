@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from coral_serve.engine.engine import PipelineEngine
+from coral_serve.engine.model import ModelFiles
 from coral_serve.engine.recorder import RecordingSettings, SegmentRecorder
 from coral_serve.logs import mask_handlers
 from coral_serve.schema.spec import PipelineSpec
@@ -27,6 +28,7 @@ class PipelineWorker:
         generation: int,
         recordings: RecordingSettings | None = None,
         paused: bool = False,
+        model_files: ModelFiles | None = None,
     ) -> None:
         mask_handlers()  # a Ray actor's process: its logs are masked like the driver's
         self.pipeline_id = pipeline_id
@@ -40,7 +42,9 @@ class PipelineWorker:
             )
         elif spec.outputs.record:
             log.warning("pipeline %s asks to record but its pool has no recordings dir", spec.name)
-        self._engine = PipelineEngine(spec, recorder=self._recorder, paused=paused)
+        self._engine = PipelineEngine(
+            spec, recorder=self._recorder, paused=paused, model_files=model_files
+        )
         self._engine.start()
 
     def identity(self) -> dict[str, Any]:

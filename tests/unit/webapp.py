@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from coral_serve.config import ConfigSources, CoralConfig, load_config
+from coral_serve.engine.model import ModelFiles
 from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
@@ -20,12 +21,15 @@ from coral_serve.services.stream import StreamService
 from coral_serve.streams.recordings import recording_settings
 from coral_serve.web import Services, create_web_app
 from coral_serve.workers.local import LocalWorkerPool
+from tests.conftest import EXAMPLES_DIR, shared_dir
 
 
 def make_config(tmp_path: Path, *sets: str) -> CoralConfig:
-    """The dev defaults without the demo pipeline (tests count their pipelines)."""
-    sources = ConfigSources(sets=[f"pipelines.data_dir={tmp_path}", "demo=none", *sets], environ={})
-    return load_config(sources)
+    """The dev defaults without the demo pipeline (tests count their pipelines), with the
+    models of examples/ and ../shared as model roots."""
+    models = f"pipelines.models.roots=[{EXAMPLES_DIR / 'models'},{shared_dir() / 'models'}]"
+    sets = (f"pipelines.data_dir={tmp_path}", "demo=none", models, *sets)
+    return load_config(ConfigSources(sets=list(sets), environ={}))
 
 
 @asynccontextmanager
@@ -33,7 +37,10 @@ async def running_app(
     config: CoralConfig, extra: Sequence[object] = ()
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, object]]]:
     """Start every service in-process, serve the web app over ASGI, stop them after."""
-    workers = LocalWorkerPool(recording_settings(config.streams.recordings))
+    workers = LocalWorkerPool(
+        recording_settings(config.streams.recordings),
+        ModelFiles.allowed_by(config.pipelines.models, config.pipelines.data_dir),
+    )
     pipelines = PipelineService(config, workers)
     monitor = MonitorService(config, workers)
     streams = StreamService(config, workers, monitor)

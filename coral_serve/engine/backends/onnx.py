@@ -53,6 +53,7 @@ class OnnxRuntimeBackend:
     """One InferenceSession with a single image input."""
 
     layout = LAYOUT_NCHW_FLOAT
+    reads_one_file = True  # load_model refuses a path that is not a bounded regular file
 
     def __init__(self) -> None:
         self._session: Any = None

@@ -41,6 +41,7 @@ class RknnBackend:
     """RKNNLite reports failure as -1/None; this turns each into a clear exception."""
 
     layout = LAYOUT_NHWC_UINT8
+    reads_one_file = True  # load_model refuses a path that is not a bounded regular file
 
     def __init__(self) -> None:
         self._rknn: Any = None

@@ -20,7 +20,7 @@ from coral_serve.schema.spec import ModelSpec
 
 
 def test_missing_model_file_is_a_model_load_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelLoadError, match="not found") as info:
+    with pytest.raises(ModelLoadError, match=r"model\.path .* does not exist") as info:
         validate_model(ModelSpec(path=str(tmp_path / "absent.onnx")))
     assert isinstance(info.value, InvalidRequestError) and info.value.status == 422
 
@@ -166,6 +166,7 @@ def test_rknn_inference_none_and_missing_size(
 def test_rknn_without_the_toolkit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "rknnlite", None)
     monkeypatch.delitem(sys.modules, "rknnlite.api", raising=False)
+    (tmp_path / "model.rknn").write_bytes(b"RKNN")
     with pytest.raises(ModelLoadError, match="rknn-toolkit-lite2"):
         validate_model(rknn_spec(tmp_path))
 
