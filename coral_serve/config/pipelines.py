@@ -89,8 +89,9 @@ class ModelPolicy(CoralBaseModel):
     roots: list[str] = Field(
         default_factory=list,
         description="Directories model files and class-name files must lie under, symlinks "
-        "resolved; empty allows only the data dir (which is always allowed). Relative model "
-        "paths are read from the server's working directory.",
+        "resolved; `<data_dir>/models` is always allowed (the data dir itself is not: it holds "
+        "the store and the URL-signing key). Relative model paths are read from the server's "
+        "working directory.",
     )
     max_file_bytes: int = Field(
         default=2 << 30,

@@ -51,8 +51,9 @@ class ModelFiles:
 
     @classmethod
     def allowed_by(cls, policy: ModelPolicy, data_dir: str) -> ModelFiles:
-        """`pipelines.models` as workers apply it; the data dir is always a root."""
-        return cls((*policy.roots, data_dir), policy.max_file_bytes)
+        """`pipelines.models` as workers apply it; `<data_dir>/models` is always a root, the
+        data dir itself is not: the store and the URL-signing key live there."""
+        return cls((*policy.roots, str(Path(data_dir) / "models")), policy.max_file_bytes)
 
 
 def confine_model_files(spec: ModelSpec, files: ModelFiles) -> ModelSpec:

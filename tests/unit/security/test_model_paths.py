@@ -153,3 +153,20 @@ async def test_the_worker_checks_again_where_it_reads_the_model(
         await pool.kill("w1")
     assert status["state"] == "failed"
     assert "model.path" in status["reason"] and "outside the allowed roots" in status["reason"]
+
+
+async def test_the_data_dirs_own_files_are_not_model_files(
+    client: httpx.AsyncClient, video: Path, root: Path, tmp_path: Path
+) -> None:
+    """The store and the URL-signing key live in the data dir: never a model or a label list
+    (only `<data_dir>/models` is always a model root)."""
+    data = tmp_path / "data"
+    assert (data / "coral.db").is_file()
+    model = str(root / "nanodet.onnx")
+    for name in ("coral.db", "url-signing.key"):
+        detail = await refused(client, spec(video, path=model, classes=str(data / name)))
+        assert "model.classes" in detail and "pipelines.models.roots" in detail
+    (data / "models").mkdir()
+    shutil.copy(model, data / "models" / "own.onnx")
+    created = await client.post(API, json=spec(video, path=str(data / "models" / "own.onnx")))
+    assert created.status_code == 201, created.text
