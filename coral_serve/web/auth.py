@@ -116,7 +116,10 @@ class AuthMiddleware:
         self.auth = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.auth.enabled:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        if not self.auth.enabled:
             scope.setdefault("state", {})["identity"] = ANONYMOUS_ADMIN
             await self.app(scope, receive, send)
             return
@@ -138,6 +141,6 @@ class AuthMiddleware:
                 scheme, _, token = value.decode("latin-1").partition(" ")
                 return self.auth.identify(token.strip()) if scheme.lower() == "bearer" else None
         query = scope.get("query_string", b"").decode("latin-1")
-        if scope["method"] in ("GET", "HEAD") and "sig=" in query:
+        if scope.get("method") in ("GET", "HEAD") and "sig=" in query:
             return await self.auth.verify_signed(scope["path"], query)
         return None

@@ -169,3 +169,26 @@ async def test_a_viewer_reads_results_without_draining_them(tmp_path: Path) -> N
     assert refused.status_code == 403
     assert [record["seq"] for record in consumed.json()] == seqs
     assert left[0]["seq"] > seqs[-1]  # consuming is what removes records, for every reader
+
+
+async def test_a_websocket_without_a_token_is_not_an_admin(secured) -> None:
+    """Only HTTP carried identities once: any other scope was waved through as the anonymous
+    admin even with tokens on."""
+    from coral_serve.web.auth import Authenticator, AuthMiddleware
+
+    async def no_key() -> bytes:
+        raise AssertionError("no signed URL is checked here")
+
+    seen: dict[str, object] = {}
+
+    async def app(scope, receive, send) -> None:
+        seen[scope["type"]] = scope.get("state", {}).get("identity")
+
+    middleware = AuthMiddleware(app, Authenticator(secured.http.auth, no_key))
+    for headers in ([], [(b"authorization", f"Bearer {VIEWER}".encode())]):
+        scope = {"type": "websocket", "path": "/ws", "headers": headers, "query_string": b""}
+        await middleware(scope, None, None)
+        if headers:
+            assert seen["websocket"].role is Role.viewer
+        else:
+            assert seen["websocket"] is None
