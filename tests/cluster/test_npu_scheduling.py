@@ -97,6 +97,7 @@ async def service(tmp_path: Path, video: Path, cluster: Cluster) -> AsyncIterato
     config = load_config(
         ConfigSources(
             sets=[
+                "demo=none",  # the dev profile's demo would wait for a CPU no node offers
                 f"pipelines.data_dir={tmp_path / 'data'}",
                 f"pipelines.sources.file_roots=[{video.parent}]",
                 "pipelines.reconcile_interval=0.5",
