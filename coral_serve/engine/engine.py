@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from coral_serve.engine.analytics.media import EventMedia
 from coral_serve.engine.annotate import annotate
 from coral_serve.engine.channel import Channel, ChannelClosedError
 from coral_serve.engine.decoders import Transform
@@ -22,6 +23,7 @@ from coral_serve.engine.model import Model, ModelFiles, load_model, validate_mod
 from coral_serve.engine.results import ResultsBuffer
 from coral_serve.engine.source import EndOfStream, Frame, SourceState, VideoSource
 from coral_serve.engine.stats import PipelineStats
+from coral_serve.schema.events import ObjectEvent
 from coral_serve.schema.redact import masked_text, masked_uri
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.state import PipelineState
@@ -84,15 +86,20 @@ class PipelineEngine:
         recorder: Recorder | None = None,
         paused: bool = False,
         model_files: ModelFiles | None = None,
+        event_media: EventMedia | None = None,
     ) -> None:
         """`paused`: start as if `pause()` had been called (a paused pipeline restored after
         a restart must not process a single frame). `model_files`: the roots and size limit
-        the model is checked against here, where it is read."""
+        the model is checked against here, where it is read. `event_media`: keeps the
+        snapshots and clips of object events (called for every published frame)."""
         self.spec = spec
         self._model_files = model_files
         self._recorder = recorder
         self._recorder_failed = False
         self._recorder_errors = 0
+        self._event_media = event_media
+        self._event_media_failed = False
+        self._event_media_errors = 0
         self._stats = PipelineStats()
         self._results = ResultsBuffer(spec.outputs.results_buffer)
         self._lock = threading.Lock()
@@ -248,6 +255,7 @@ class PipelineEngine:
             "results_pending": len(self._results),
             "results_overflowed": self._results.overflowed,
             "recorder_errors": self._recorder_errors,
+            "event_media_errors": self._event_media_errors,
         }
 
     # -- supervisor -------------------------------------------------------------------
@@ -403,6 +411,8 @@ class PipelineEngine:
             annotate(image, detections)
         if self._recorder is not None:
             self._record(self._recorder, image, frame.timestamp)
+        if self._event_media is not None:
+            self._with_media(self._event_media, image, frame.timestamp, [])
         now = time.monotonic()
         if now + 1e-6 >= self._next_encode:  # stream_fps: encode only as often as asked
             self._next_encode += self._encode_period
@@ -425,3 +435,18 @@ class PipelineEngine:
             if not self._recorder_failed:
                 self._recorder_failed = True
                 log.exception("pipeline %s: recorder failed; it keeps being called", self.spec.name)
+
+    def _with_media(
+        self, media: EventMedia, image: np.ndarray, timestamp: float, revisions: list[ObjectEvent]
+    ) -> list[ObjectEvent]:
+        """The revisions as the media hook returns them; unchanged if it fails."""
+        try:
+            return media.on_frame(image, timestamp, revisions)
+        except Exception:  # a full disk or a media bug must not stop detection
+            self._event_media_errors += 1
+            if not self._event_media_failed:
+                self._event_media_failed = True
+                log.exception(
+                    "pipeline %s: event media failed; it keeps being called", self.spec.name
+                )
+            return revisions

@@ -1,0 +1,1 @@
+"""The analytics stage: tracking, zones and lines, and the object-event lifecycle."""
