@@ -5,11 +5,20 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "failure_reason", "open_database"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "StoreError",
+    "failure_reason",
+    "open_database",
+    "transaction",
+]
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: pipelines (desired state) and their append-only event log.
@@ -33,6 +42,12 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX events_by_pipeline ON events (pipeline_id, seq);
+    """,
+    # 2: a revision per spec change (the ETag writes compare and set) and the template the
+    # spec was resolved from.
+    """
+    ALTER TABLE pipelines ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE pipelines ADD COLUMN template TEXT;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -63,8 +78,33 @@ def failure_reason(exc: sqlite3.Error) -> str:
 logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
-async def open_database(path: str | os.PathLike[str]) -> aiosqlite.Connection:
-    """Open (creating if needed) the store, switch it to WAL and apply pending migrations.
+class StoreError(Exception):
+    """The store could not be written (read-only filesystem, disk full, file replaced)."""
+
+
+@asynccontextmanager
+async def transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
+    """One atomic write (the caller makes writers take turns); SQLite's own failures come
+    out as StoreError."""
+    try:
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            await db.execute("COMMIT")
+        except BaseException:
+            # SQLite has already rolled back after some failures (a full disk among them);
+            # a second ROLLBACK would hide the cause behind its own error.
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        raise StoreError(failure_reason(exc)) from exc
+
+
+async def open_database(
+    path: str | os.PathLike[str], migrations: Sequence[str] = MIGRATIONS
+) -> aiosqlite.Connection:
+    """Open (creating if needed) a store, switch it to WAL and apply pending `migrations`.
 
     Each migration runs in one transaction together with its `user_version` bump, so a
     crash mid-upgrade leaves the previous, consistent schema.
@@ -80,14 +120,15 @@ async def open_database(path: str | os.PathLike[str]) -> aiosqlite.Connection:
         async with db.execute("PRAGMA user_version") as cursor:
             row = await cursor.fetchone()
         current = int(row[0]) if row else 0
-        if current > SCHEMA_VERSION:
+        latest = len(migrations)
+        if current > latest:
             raise RuntimeError(
                 f"store {path} has schema {current}, newer than this coral_serve "
-                f"({SCHEMA_VERSION}); upgrade coral_serve"
+                f"({latest}); upgrade coral_serve"
             )
-        for version in range(current + 1, SCHEMA_VERSION + 1):
+        for version in range(current + 1, latest + 1):
             await db.executescript(
-                f"BEGIN; {MIGRATIONS[version - 1]} PRAGMA user_version = {version}; COMMIT;"
+                f"BEGIN; {migrations[version - 1]} PRAGMA user_version = {version}; COMMIT;"
             )
     except BaseException:
         await db.close()

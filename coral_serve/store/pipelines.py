@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import aiosqlite
@@ -17,14 +16,17 @@ from coral_serve.errors import ConflictError, InvalidRequestError
 from coral_serve.schema.records import BrokenRow, PipelineEvent, PipelineRecord
 from coral_serve.schema.spec import PipelineSpec, RestartPolicy
 from coral_serve.schema.state import DesiredState, Origin
-from coral_serve.store.database import failure_reason
+from coral_serve.store.database import StoreError, transaction
 
-__all__ = ["PipelineStore", "StoreError", "UnreadableRowError"]
+__all__ = ["PipelineStore", "StoreError", "UnreadableRowError", "validation_reason"]
 
 log = logging.getLogger(__name__)
 
 
-_COLUMNS = "id, name, spec, desired_state, restart_policy, origin, generation, created, updated"
+_COLUMNS = (
+    "id, name, spec, desired_state, restart_policy, origin, generation, created, updated, "
+    "revision, template"
+)
 
 
 class UnreadableRowError(ConflictError):
@@ -48,6 +50,8 @@ def _record(row: tuple[Any, ...]) -> PipelineRecord:
         generation=row[6],
         created=row[7],
         updated=row[8],
+        revision=row[9],
+        template=row[10],
     )
 
 
@@ -56,14 +60,14 @@ def _parse(row: tuple[Any, ...]) -> PipelineRecord | BrokenRow:
     try:
         return _record(row)
     except ValidationError as exc:
-        reason = _validation_reason(exc)
+        reason = validation_reason(exc)
     except (ValueError, TypeError) as exc:
         reason = f"a column holds an unknown value ({type(exc).__name__})"
     created = row[7] if isinstance(row[7], int | float) else 0.0
     return BrokenRow(id=str(row[0]), name=str(row[1]), created=created, reason=reason)
 
 
-def _validation_reason(exc: ValidationError) -> str:
+def validation_reason(exc: ValidationError) -> str:
     """Field paths and messages only: a spec may hold camera credentials."""
     first = exc.errors(include_input=False, include_url=False)[0]
     where = ".".join(str(part) for part in first["loc"])
@@ -79,13 +83,9 @@ def _spec_json(spec: PipelineSpec) -> str:
         PipelineSpec.model_validate_json(text)
     except ValidationError as exc:
         raise InvalidRequestError(
-            f"spec cannot be stored, it would not read back: {_validation_reason(exc)}"
+            f"spec cannot be stored, it would not read back: {validation_reason(exc)}"
         ) from None
     return text
-
-
-class StoreError(Exception):
-    """The store could not be written (read-only filesystem, disk full, file replaced)."""
 
 
 class PipelineStore:
@@ -103,27 +103,14 @@ class PipelineStore:
         async with self._write_lock, self._transaction_unlocked():
             yield
 
-    @asynccontextmanager
-    async def _transaction_unlocked(self) -> AsyncIterator[None]:
-        try:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                await self._db.execute("COMMIT")
-            except BaseException:
-                # SQLite has already rolled back after some failures (a full disk among
-                # them); a second ROLLBACK would hide the cause behind its own error.
-                if self._db.in_transaction:
-                    await self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(failure_reason(exc)) from exc
+    def _transaction_unlocked(self) -> AbstractAsyncContextManager[None]:
+        return transaction(self._db)
 
     async def insert(self, record: PipelineRecord, event: str = "created") -> None:
         """Write the row and its first event in one transaction."""
         async with self._transaction():
             await self._db.execute(
-                f"INSERT INTO pipelines ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO pipelines ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id,
                     record.name,
@@ -134,6 +121,8 @@ class PipelineStore:
                     record.generation,
                     record.created,
                     record.updated,
+                    record.revision,
+                    record.template,
                 ),
             )
             await self._append(record.id, event, "")
@@ -142,10 +131,36 @@ class PipelineStore:
         """Store a changed spec (declared pipelines edited in the config)."""
         await self._update(
             record.id,
-            "spec = ?, restart_policy = ?, generation = generation + 1",
-            (_spec_json(record.spec), record.restart_policy.value),
+            "spec = ?, restart_policy = ?, template = ?, generation = generation + 1, "
+            "revision = revision + 1",
+            (_spec_json(record.spec), record.restart_policy.value, record.template),
             event,
         )
+
+    async def update_spec(
+        self, record: PipelineRecord, revision: int, restart: bool, event: str, detail: str
+    ) -> bool:
+        """Store `record`'s spec if the row is still at `revision` (compare and set, so two
+        concurrent edits never lose one); `restart` also bumps the generation, which
+        replaces the worker. False when the row moved on (or is gone)."""
+        bump = ", generation = generation + 1" if restart else ""
+        async with self._transaction():
+            cursor = await self._db.execute(
+                "UPDATE pipelines SET spec = ?, restart_policy = ?, template = ?, "
+                f"revision = revision + 1, updated = ?{bump} WHERE id = ? AND revision = ?",
+                (
+                    _spec_json(record.spec),
+                    record.restart_policy.value,
+                    record.template,
+                    time.time(),
+                    record.id,
+                    revision,
+                ),
+            )
+            if cursor.rowcount == 0:
+                return False
+            await self._append(record.id, event, detail)
+        return True
 
     async def set_desired(self, pipeline_id: str, state: DesiredState, event: str) -> None:
         await self._update(pipeline_id, "desired_state = ?", (state.value,), event)
