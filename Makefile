@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests use (installed only when missing).
 APT_PACKAGES := procps victoria-metrics prometheus chromium
 
-.PHONY: setup run test test-unit test-ray test-cluster test-browser fuzz manifests lint format docs system-deps clean screenshot test-clone
+.PHONY: setup run test test-unit test-ray test-cluster test-browser fuzz manifests lint format docs system-deps clean screenshot test-unit-snapshot
 
 # The example plugin is installed too: the tests exercise it like any third-party plugin.
 $(STAMP): pyproject.toml plugins/coral-line-counter/pyproject.toml
@@ -23,7 +23,7 @@ run: setup
 system-deps:
 	scripts/apt-install.sh $(APT_PACKAGES)
 
-test: setup system-deps lint test-unit test-ray test-cluster test-browser test-clone
+test: setup system-deps lint test-unit-snapshot test-ray test-cluster test-browser
 
 # Tier 1: no Ray at all (in-process services, routes through httpx.ASGITransport).
 test-unit: setup
@@ -43,10 +43,10 @@ test-cluster: setup
 test-browser: setup system-deps
 	$(PY) -m pytest -q -rs tests/browser
 
-# A fresh clone of HEAD with no ../shared beside it: its Ray-free tier, under CI=true, may
-# skip only what tests/skip_policy.py lists (slow: the unit tier once more).
-test-clone: setup system-deps
-	$(PY) -m pytest -q -rs tests/clone
+# Tier 1 as `make test` runs it: in a copy of what git would commit, under CI=true, seeing
+# of ../shared only what tests/skip_policy.py lists, so a fresh clone's tests pass too.
+test-unit-snapshot: setup system-deps
+	scripts/unit-tier-in-snapshot.sh $(PY) -q -rs
 
 # Regenerate the README's picture of the dashboard: the demo as `make run` shows it.
 screenshot: setup system-deps
