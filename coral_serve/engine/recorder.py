@@ -23,6 +23,7 @@ import av
 import numpy as np
 
 __all__ = [
+    "ENCODER_OPTIONS",
     "RecordingSettings",
     "SegmentRecorder",
     "SegmentTimes",
@@ -44,7 +45,8 @@ _IDLE_CLOSE_SECONDS = 5.0
 _QUEUE_FRAMES = 32
 # A temporary file untouched this long belongs to a worker that died mid-segment.
 _STALE_TEMP_SECONDS = 3600.0
-_ENCODER_OPTIONS = {"preset": "veryfast", "tune": "zerolatency", "threads": "1"}
+# H.264 settings of every encoder a worker runs (recordings, event clips).
+ENCODER_OPTIONS = {"preset": "veryfast", "tune": "zerolatency", "threads": "1"}
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class _Segment:
         self._container = av.open(
             str(self._temp), "w", format="mp4", options={"movflags": "+faststart"}
         )
-        stream = self._container.add_stream("libx264", rate=25, options=_ENCODER_OPTIONS)
+        stream = self._container.add_stream("libx264", rate=25, options=ENCODER_OPTIONS)
         stream.width, stream.height = self.size
         stream.pix_fmt = "yuv420p"
         stream.time_base = _TIME_BASE

@@ -1,0 +1,406 @@
+"""`EventMediaWriter`: the worker's `EventMedia`: best-frame snapshots and clips of object events.
+
+One H.264 encoder per pipeline (the recorder's settings, in-band SPS/PPS so any keyframe
+starts a playable file) feeds a ring of encoded packets `pre_capture` seconds deep; a clip is
+those packets from the last keyframe before `start - pre_capture`, then every new packet
+until `end + post_capture`, muxed into MP4 without encoding anything again. Encoding, muxing
+and JPEG writes run in one thread of their own: the publish stage only queues a copy of the
+frame, and when the thread falls behind frames are dropped, never video delayed.
+
+Files: `<data_dir>/events/<pipeline_id>/<event_id>{.jpg,-crop.jpg,.mp4}` (`event_media_path`),
+each written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+import av
+import cv2
+import numpy as np
+
+from coral_serve.engine.recorder import ENCODER_OPTIONS
+from coral_serve.schema.analytics import EventsSpec
+from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
+from coral_serve.schema.records import PIPELINE_ID_PATTERN
+
+__all__ = ["MEDIA_KINDS", "EventMediaWriter", "MediaKind", "event_media_dir", "event_media_path"]
+
+log = logging.getLogger(__name__)
+
+MediaKind = Literal["snapshot", "crop", "clip"]
+MEDIA_KINDS: dict[MediaKind, str] = {"snapshot": ".jpg", "crop": "-crop.jpg", "clip": ".mp4"}
+_PIPELINE_ID = re.compile(PIPELINE_ID_PATTERN)
+_EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
+_TEMP_PREFIX = ".event-"
+_TIME_BASE = Fraction(1, 1000)
+# Frames and snapshots waiting for the media thread; beyond this they are dropped.
+_QUEUE_ITEMS = 64
+_GOP_SECONDS = 1.0  # a keyframe at least this often: clips start at most this early
+_JPEG = [cv2.IMWRITE_JPEG_QUALITY, 85]
+_HIGHLIGHT = (0, 215, 255)  # BGR amber: the event's own box on its snapshot
+
+
+def event_media_dir(data_dir: str | os.PathLike[str]) -> Path:
+    """The root of every pipeline's event media on a node."""
+    return Path(data_dir) / "events"
+
+
+def event_media_path(
+    data_dir: str | os.PathLike[str], pipeline_id: str, event_id: str, kind: MediaKind
+) -> Path:
+    """Where one medium of one event lives; the only place that rule is written. Ids of any
+    other form are refused, so a path built here stays under `event_media_dir`."""
+    if not _PIPELINE_ID.fullmatch(pipeline_id) or not _EVENT_ID.fullmatch(event_id):
+        raise ValueError("not a pipeline id and an event id")
+    return event_media_dir(data_dir) / pipeline_id / f"{event_id}{MEDIA_KINDS[kind]}"
+
+
+@dataclass(frozen=True)
+class _Packet:
+    timestamp: float
+    keyframe: bool
+    data: bytes
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    event_id: str
+    image: np.ndarray
+    box: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class _Frame:
+    image: np.ndarray
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class _ClipMark:
+    """A clip to start (`end` None) or the end of its event."""
+
+    event_id: str
+    start: float
+    end: float | None = None
+
+
+@dataclass
+class _Tracked:
+    """What the writer remembers of an event between its revisions."""
+
+    best_score: float = -1.0
+    has_snapshot: bool = False
+    clip: ClipState = ClipState.none
+    clip_reason: str | None = None
+    last: ObjectEvent | None = None
+
+
+@dataclass
+class _Clip:
+    event_id: str
+    begin: float
+    path: Path
+    temp: Path
+    stop_at: float | None = None
+    container: av.container.OutputContainer | None = None
+    stream: av.video.stream.VideoStream | None = None
+    first_pts: int | None = None
+    last_pts: int = -1
+    written: list[float] = field(default_factory=list)
+
+    def mux(self, packet: _Packet, size: tuple[int, int]) -> None:
+        if self.container is None:
+            if not packet.keyframe:
+                return  # a clip starts on a keyframe: those before it cannot be decoded
+            self.container = av.open(
+                str(self.temp), "w", format="mp4", options={"movflags": "+faststart"}
+            )
+            self.stream = self.container.add_stream("h264", rate=25)
+            self.stream.width, self.stream.height = size
+            self.stream.pix_fmt = "yuv420p"
+            self.stream.time_base = _TIME_BASE
+            self.first_pts = round(packet.timestamp * 1000)
+        pts = max(round(packet.timestamp * 1000) - (self.first_pts or 0), self.last_pts + 1)
+        self.last_pts = pts
+        out = av.Packet(packet.data)
+        out.pts = out.dts = pts
+        out.time_base = _TIME_BASE
+        out.stream = self.stream
+        out.is_keyframe = packet.keyframe
+        self.container.mux(out)  # type: ignore[union-attr]
+        self.written.append(packet.timestamp)
+
+    def finish(self) -> None:
+        if self.container is None:
+            raise RuntimeError("no video of the event was encoded")
+        self.container.close()
+        os.replace(self.temp, self.path)
+
+    def discard(self) -> None:
+        if self.container is not None:
+            with contextlib.suppress(Exception):
+                self.container.close()
+        self.temp.unlink(missing_ok=True)
+
+
+class _Encoder:
+    """libx264 with the recorder's options; packets carry capture timestamps."""
+
+    def __init__(self, size: tuple[int, int], first: float) -> None:
+        self.size = size
+        self._first = first
+        self._pts = -1
+        codec = av.CodecContext.create("libx264", "w")
+        codec.width, codec.height = size
+        codec.pix_fmt = "yuv420p"
+        codec.time_base = _TIME_BASE
+        codec.framerate = Fraction(25)
+        codec.options = dict(ENCODER_OPTIONS)
+        codec.open()
+        self._codec = codec
+        self._next_keyframe = first
+
+    def encode(self, image: np.ndarray, timestamp: float) -> list[_Packet]:
+        width, height = self.size
+        frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(image[:height, :width]), format="bgr24"
+        )
+        self._pts = max(self._pts + 1, round((timestamp - self._first) * 1000))
+        frame.pts = self._pts
+        frame.time_base = _TIME_BASE
+        if timestamp >= self._next_keyframe:  # by time, whatever the source's frame rate
+            frame.pict_type = av.video.frame.PictureType.I
+            self._next_keyframe = timestamp + _GOP_SECONDS
+        return [
+            _Packet(self._first + packet.pts / 1000, bool(packet.is_keyframe), bytes(packet))
+            for packet in self._codec.encode(frame)
+        ]
+
+
+class EventMediaWriter:
+    """Implements the engine's `EventMedia` for one pipeline (see the module docstring)."""
+
+    def __init__(self, directory: Path, events: EventsSpec, name: str = "events") -> None:
+        self.directory = directory
+        self._spec = events
+        self.dropped = 0
+        self.errors = 0
+        self._tracked: dict[str, _Tracked] = {}
+        self._finished: list[tuple[str, ClipState, str | None]] = []
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[_Frame | _Snapshot | _ClipMark | None] = queue.Queue()
+        self._closed = False
+        # Owned by the media thread:
+        self._encoder: _Encoder | None = None
+        self._ring: deque[_Packet] = deque()
+        self._clips: dict[str, _Clip] = {}
+        directory.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name=f"{name}-media", daemon=True)
+        self._thread.start()
+
+    # -- the publish stage's side ------------------------------------------------------
+
+    def on_frame(
+        self, image: np.ndarray, timestamp: float, revisions: list[ObjectEvent]
+    ) -> list[ObjectEvent]:
+        """Queue what this frame must give (a copy), and mark the revisions accordingly; a
+        clip finished since the last call adds one revision of its event (`clip` ready or
+        failed)."""
+        if self._closed:
+            return revisions
+        out = [self._mark(image, revision) for revision in revisions]
+        if self._spec.clip:
+            self._offer(_Frame(image.copy(), timestamp))
+        return out + self._clip_revisions()
+
+    def flush(self) -> None:
+        """Wait until every item queued so far is handled (a worker stopping, a test)."""
+        self._queue.join()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish open clips with what they hold and end the thread; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def status(self) -> dict[str, int]:
+        return {"dropped": self.dropped, "errors": self.errors, "open_clips": len(self._clips)}
+
+    def _mark(self, image: np.ndarray, revision: ObjectEvent) -> ObjectEvent:
+        tracked = self._tracked.setdefault(revision.id, _Tracked())
+        if self._spec.snapshot and revision.best_score > tracked.best_score:
+            x1, y1, x2, y2 = (round(v) for v in revision.box)
+            if self._offer(_Snapshot(revision.id, image.copy(), (x1, y1, x2, y2))):
+                tracked.has_snapshot = True
+                tracked.best_score = revision.best_score  # dropped: the next better one tries
+        if self._spec.clip and tracked.clip is ClipState.none:
+            tracked.clip = ClipState.pending
+            self._offer(_ClipMark(revision.id, revision.start))
+        if self._spec.clip and revision.phase is EventPhase.end:
+            self._offer(_ClipMark(revision.id, revision.start, revision.end))
+        with self._lock:
+            marked = revision.model_copy(
+                update={
+                    "has_snapshot": tracked.has_snapshot,
+                    "clip": tracked.clip,
+                    "clip_reason": tracked.clip_reason,
+                }
+            )
+            tracked.last = marked
+            if revision.phase is EventPhase.end and not self._spec.clip:
+                del self._tracked[revision.id]
+        return marked
+
+    def _clip_revisions(self) -> list[ObjectEvent]:
+        with self._lock:
+            finished, self._finished = self._finished, []
+            made = []
+            for event_id, state, reason in finished:
+                tracked = self._tracked.pop(event_id, None)
+                if tracked is None or tracked.last is None:
+                    continue
+                made.append(
+                    tracked.last.model_copy(
+                        update={
+                            "revision": tracked.last.revision + 1,
+                            "clip": state,
+                            "clip_reason": reason,
+                        }
+                    )
+                )
+        return made
+
+    def _offer(self, item: _Frame | _Snapshot | _ClipMark) -> bool:
+        """Queue an item without waiting. A frame or snapshot (the heavy items) is dropped
+        while the thread is behind; a clip mark always goes in (it is small and losing it
+        would lose a clip)."""
+        if not isinstance(item, _ClipMark) and self._queue.qsize() >= _QUEUE_ITEMS:
+            self.dropped += 1
+            if self.dropped == 1:
+                log.warning("event media of %s cannot keep up; dropping frames", self.directory)
+            return False
+        self._queue.put_nowait(item)
+        return True
+
+    # -- the media thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                self._handle(item)
+            finally:
+                self._queue.task_done()
+            if item is None:
+                return
+
+    def _handle(self, item: _Frame | _Snapshot | _ClipMark | None) -> None:
+        try:
+            if item is None:
+                for clip in list(self._clips.values()):
+                    self._end_clip(clip)
+            elif isinstance(item, _Frame):
+                self._encode(item)
+            elif isinstance(item, _Snapshot):
+                self._write_snapshot(item)
+            elif item.end is None:
+                self._start_clip(item)
+            elif (clip := self._clips.get(item.event_id)) is not None:
+                clip.stop_at = item.end + self._spec.post_capture
+        except Exception:  # a full disk or a bad frame costs this item, not the thread
+            self.errors += 1
+            if self.errors == 1:
+                log.exception("event media in %s failed", self.directory)
+
+    def _write_snapshot(self, item: _Snapshot) -> None:
+        height, width = item.image.shape[:2]
+        x1, y1, x2, y2 = item.box
+        pad_x, pad_y = (x2 - x1) // 10, (y2 - y1) // 10
+        crop = item.image[
+            max(y1 - pad_y, 0) : min(y2 + pad_y, height),
+            max(x1 - pad_x, 0) : min(x2 + pad_x, width),
+        ]
+        if crop.size:
+            self._write_jpeg(item.event_id, "crop", crop)
+        cv2.rectangle(item.image, (x1, y1), (x2, y2), _HIGHLIGHT, 3)
+        self._write_jpeg(item.event_id, "snapshot", item.image)
+
+    def _write_jpeg(self, event_id: str, kind: MediaKind, image: np.ndarray) -> None:
+        ok, jpeg = cv2.imencode(".jpg", image, _JPEG)
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        path = self.directory / f"{event_id}{MEDIA_KINDS[kind]}"
+        temp = self.directory / f"{_TEMP_PREFIX}{path.name}"
+        temp.write_bytes(jpeg.tobytes())
+        os.replace(temp, path)
+
+    def _encode(self, frame: _Frame) -> None:
+        size = (frame.image.shape[1] & ~1, frame.image.shape[0] & ~1)  # yuv420p: even sizes
+        if self._encoder is None or self._encoder.size != size:
+            for clip in list(self._clips.values()):  # a new resolution ends open clips
+                self._end_clip(clip)
+            self._ring.clear()
+            self._encoder = _Encoder(size, frame.timestamp)
+        for packet in self._encoder.encode(frame.image, frame.timestamp):
+            self._ring.append(packet)
+            for clip in list(self._clips.values()):
+                if packet.timestamp >= clip.begin:
+                    clip.mux(packet, size)
+                if clip.stop_at is not None and packet.timestamp >= clip.stop_at:
+                    self._end_clip(clip)
+        self._trim_ring()
+
+    def _trim_ring(self) -> None:
+        """Keep `pre_capture` seconds behind the newest packet, from a keyframe on."""
+        if not self._ring:
+            return
+        horizon = self._ring[-1].timestamp - self._spec.pre_capture
+        keyframes = [p.timestamp for p in self._ring if p.keyframe and p.timestamp <= horizon]
+        keep_from = keyframes[-1] if keyframes else self._ring[0].timestamp
+        while self._ring and self._ring[0].timestamp < keep_from:
+            self._ring.popleft()
+
+    def _start_clip(self, mark: _ClipMark) -> None:
+        path = self.directory / f"{mark.event_id}{MEDIA_KINDS['clip']}"
+        clip = _Clip(
+            mark.event_id,
+            mark.start - self._spec.pre_capture,
+            path,
+            self.directory / f"{_TEMP_PREFIX}{path.name}",
+        )
+        self._clips[mark.event_id] = clip
+        if self._encoder is None:
+            return
+        keyframes = [p.timestamp for p in self._ring if p.keyframe and p.timestamp <= clip.begin]
+        first = keyframes[-1] if keyframes else clip.begin
+        for packet in self._ring:
+            if packet.timestamp >= first:
+                clip.mux(packet, self._encoder.size)
+
+    def _end_clip(self, clip: _Clip) -> None:
+        self._clips.pop(clip.event_id, None)
+        try:
+            clip.finish()
+            state, reason = ClipState.ready, None
+        except Exception as exc:
+            clip.discard()
+            state, reason = ClipState.failed, f"the clip could not be written: {exc}"
+            log.warning("clip of event %s in %s failed: %s", clip.event_id, self.directory, exc)
+        with self._lock:
+            tracked = self._tracked.get(clip.event_id)
+            if tracked is not None:
+                tracked.clip, tracked.clip_reason = state, reason
+            self._finished.append((clip.event_id, state, reason))
