@@ -10,6 +10,7 @@ __all__ = [
     "ExpectedErrorFilter",
     "InvalidRequestError",
     "NotFoundError",
+    "PreconditionFailedError",
     "TooManyError",
     "UnavailableError",
     "quiet_expected_errors",
@@ -43,6 +44,13 @@ class NotFoundError(CoralError):
 class ConflictError(CoralError):
     status = 409
     error = "conflict"
+
+
+class PreconditionFailedError(CoralError):
+    """If-Match named a revision the resource has moved on from (a stale write)."""
+
+    status = 412
+    error = "precondition_failed"
 
 
 class InvalidRequestError(CoralError):

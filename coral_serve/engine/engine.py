@@ -158,6 +158,27 @@ class PipelineEngine:
             self._paused = False
         self._source.resume()
 
+    def update(self, spec: PipelineSpec, recorder: Recorder | None) -> None:
+        """Take a spec that differs from the running one in hot fields only
+        (schema/changes.py), between two frames: no stage restarts, no frame is lost."""
+        with self._lock:
+            self.spec = spec
+            model = self._model
+        if model is not None:
+            self._tune(model)
+        self._source.spec = spec.source  # max_fps is read per frame
+        self._encode_period = 1.0 / spec.outputs.stream_fps if spec.outputs.stream_fps else 0.0
+        self._jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, spec.outputs.jpeg_quality]
+        self._recorder = recorder
+
+    def _tune(self, model: Model) -> None:
+        """The decoder's thresholds from the current spec (loaded, or changed since)."""
+        if model.decoder is not None:
+            wanted = self.spec.model
+            model.decoder.confidence = wanted.confidence
+            model.decoder.iou = wanted.iou
+            model.decoder.max_detections = wanted.max_detections
+
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop every stage and release the capture and the model; True if all ended in time."""
         with self._lock:
@@ -273,6 +294,7 @@ class PipelineEngine:
                 if self._terminal is not None:
                     return
                 self._model = model
+            self._tune(model)  # an update may have come while the model loaded
             self._start_stages(model)
             self._done.wait()
         except Exception as exc:  # a bug must still leave the pipeline failed, with a reason

@@ -221,7 +221,6 @@ class VideoSource:
         paced = not live and self.spec.pacing is not Pacing.unpaced
         lossy = self.lossy
         media_period = 1.0 / (self.fps or _DEFAULT_FPS)
-        emit_period = 1.0 / self.spec.max_fps if self.spec.max_fps else 0.0
         next_emit = 0.0
         grabbed = emitted = 0
         start = time.monotonic()
@@ -248,6 +247,8 @@ class VideoSource:
             grabbed += 1
             captured = time.monotonic()
             clock = captured if live else media_time
+            max_fps = self.spec.max_fps  # read per frame: a hot update changes it
+            emit_period = 1.0 / max_fps if max_fps else 0.0
             if emit_period:
                 if clock + 1e-6 < next_emit:
                     continue

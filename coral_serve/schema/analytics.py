@@ -58,8 +58,13 @@ class EventsSpec(CoralBaseModel):
 
 class AnalyticsSpec(CoralBaseModel):
     tracker: TrackerSpec = Field(default_factory=TrackerSpec)
-    zones: list[ZoneSpec] = Field(default_factory=list, max_length=64)
-    lines: list[LineSpec] = Field(default_factory=list, max_length=64)
+    # Hot (see schema/changes.py): the worker redraws zones and lines without a restart.
+    zones: list[ZoneSpec] = Field(
+        default_factory=list, max_length=64, json_schema_extra={"x-apply": "hot"}
+    )
+    lines: list[LineSpec] = Field(
+        default_factory=list, max_length=64, json_schema_extra={"x-apply": "hot"}
+    )
     events: EventsSpec = Field(default_factory=EventsSpec)
 
     @field_validator("zones", "lines")

@@ -25,6 +25,12 @@ class PipelineRecord(BaseModel):
     generation: int = Field(description="Bumped on every restart so stale workers are replaced.")
     created: float
     updated: float
+    revision: int = Field(
+        default=1, description="Bumped on every change of the spec: the ETag of writes."
+    )
+    template: str | None = Field(
+        default=None, description="Template the spec was resolved from (pipelines.templates)."
+    )
 
 
 class PipelineEvent(BaseModel):

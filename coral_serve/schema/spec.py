@@ -29,6 +29,10 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 Dimension = Annotated[int, Field(ge=1, le=16384)]
 
+# A change to a field marked so reaches the running worker without a restart; every other
+# field is cold (see schema/changes.py).
+HOT: dict[str, Any] = {"x-apply": "hot"}
+
 
 class RestartPolicy(str, Enum):
     """What the reconciler does when a pipeline's worker fails or its source ends."""
@@ -78,7 +82,11 @@ class SourceSpec(CoralBaseModel):
         "or a camera index (`0` or `device://0`). Credentials in it are never shown.",
     )
     max_fps: float | None = Field(
-        default=None, gt=0, le=1000, description="Most frames per second taken from the source."
+        default=None,
+        gt=0,
+        le=1000,
+        description="Most frames per second taken from the source.",
+        json_schema_extra=HOT,
     )
     resize: tuple[Dimension, Dimension] | None = Field(
         default=None, description="Resize every frame to [width, height] before processing."
@@ -133,10 +141,22 @@ class ModelSpec(CoralBaseModel):
         description="Class names, or a file with one name per line; null: the model's own "
         "names when it carries them, else COCO-80.",
     )
-    confidence: float = Field(default=0.35, ge=0, le=1, description="Lowest score reported.")
-    iou: float = Field(default=0.45, ge=0, le=1, description="IoU above which NMS suppresses.")
+    confidence: float = Field(
+        default=0.35, ge=0, le=1, description="Lowest score reported.", json_schema_extra=HOT
+    )
+    iou: float = Field(
+        default=0.45,
+        ge=0,
+        le=1,
+        description="IoU above which NMS suppresses.",
+        json_schema_extra=HOT,
+    )
     max_detections: int = Field(
-        default=100, ge=1, le=10000, description="Most detections kept per frame."
+        default=100,
+        ge=1,
+        le=10000,
+        description="Most detections kept per frame.",
+        json_schema_extra=HOT,
     )
     input_size: tuple[Dimension, Dimension] | None = Field(
         default=None, description="Model input [width, height]; null: read from the model."
@@ -169,11 +189,15 @@ class ModelSpec(CoralBaseModel):
 
 
 class OutputSpec(CoralBaseModel):
-    annotate: bool = Field(default=True, description="Draw boxes and labels on live frames.")
+    annotate: bool = Field(
+        default=True, description="Draw boxes and labels on live frames.", json_schema_extra=HOT
+    )
     results_buffer: int = Field(
         default=256, ge=1, le=100_000, description="Result records kept until consumed."
     )
-    record: bool = Field(default=False, description="Record annotated video segments.")
+    record: bool = Field(
+        default=False, description="Record annotated video segments.", json_schema_extra=HOT
+    )
     segment_seconds: float | None = Field(
         default=None,
         gt=0,
@@ -181,9 +205,15 @@ class OutputSpec(CoralBaseModel):
         description="Length of a recorded segment; null: streams.recordings.segment_seconds.",
     )
     stream_fps: float | None = Field(
-        default=None, gt=0, le=120, description="Most live JPEG frames per second; null: all."
+        default=None,
+        gt=0,
+        le=120,
+        description="Most live JPEG frames per second; null: all.",
+        json_schema_extra=HOT,
     )
-    jpeg_quality: int = Field(default=80, ge=1, le=100, description="JPEG quality of live frames.")
+    jpeg_quality: int = Field(
+        default=80, ge=1, le=100, description="JPEG quality of live frames.", json_schema_extra=HOT
+    )
 
 
 # Ray's own resource names: asking for them under `custom` makes Ray refuse the actor.
@@ -231,11 +261,14 @@ class PipelineSpec(CoralBaseModel):
     restart_policy: RestartPolicy | None = Field(
         default=None,
         description="always, on-failure or never; null: pipelines.default_restart_policy.",
+        json_schema_extra=HOT,
     )
     resources: ResourcesSpec = Field(
         default_factory=ResourcesSpec, description="Ray resources the pipeline's actor needs."
     )
-    labels: dict[str, str] = Field(default_factory=dict, description="Free-form labels.")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Free-form labels.", json_schema_extra=HOT
+    )
 
     def public_dict(self) -> dict[str, Any]:
         """JSON-ready form with the source's credentials masked, for responses and logs."""

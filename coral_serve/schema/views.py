@@ -69,6 +69,12 @@ class PipelineView(BaseModel):
         description="The pipeline spec, credentials masked; empty when broken."
     )
     status: PipelineStatus
+    revision: int = Field(
+        default=0, description="Revision of the spec; GET sends it as the ETag for If-Match."
+    )
+    template: str | None = Field(
+        default=None, description="Template the spec was resolved from, if any."
+    )
     broken: bool = Field(
         default=False,
         description="The stored row cannot be read: it does not run and can only be deleted; "
@@ -88,6 +94,8 @@ class PipelineView(BaseModel):
             updated=record.updated,
             spec=record.spec.public_dict(),
             status=status,
+            revision=record.revision,
+            template=record.template,
         )
 
     @classmethod

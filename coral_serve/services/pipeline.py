@@ -7,16 +7,24 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from pydantic import ValidationError
 
 from coral_serve.config import CoralConfig
 from coral_serve.engine.errors import ModelLoadError
 from coral_serve.engine.model import ModelFiles, confine_model_files, validate_model
-from coral_serve.errors import ConflictError, InvalidRequestError, NotFoundError, UnavailableError
+from coral_serve.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PreconditionFailedError,
+    UnavailableError,
+)
+from coral_serve.schema.changes import PipelineUpdate, SpecChange, merge_patch, spec_changes
 from coral_serve.schema.checks import CheckResult
 from coral_serve.schema.records import PipelineEvent, PipelineRecord
 from coral_serve.schema.spec import PipelineSpec
@@ -29,7 +37,12 @@ from coral_serve.services.reconciler import STATUS_MAX_AGE, Reconciler
 from coral_serve.services.secret_file import URL_SIGNING_SECRET_FILE, read_or_create_secret
 from coral_serve.services.sources import check_source
 from coral_serve.store.database import open_database
-from coral_serve.store.pipelines import PipelineStore, StoreError, UnreadableRowError
+from coral_serve.store.pipelines import (
+    PipelineStore,
+    StoreError,
+    UnreadableRowError,
+    validation_reason,
+)
 from coral_serve.tasks import stop_tasks
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
@@ -134,6 +147,24 @@ class PipelineService:
             record = await self._record(pipeline_id)
             await self._launch_now(record, event=None)
         return await self.get(pipeline_id)
+
+    async def update(
+        self, pipeline_id: str, patch: dict[str, Any], if_match: int | None = None
+    ) -> PipelineUpdate:
+        """Apply a JSON merge patch to the stored spec (hot or cold, see schema/changes)."""
+
+        def patched(record: PipelineRecord) -> PipelineSpec:
+            return PipelineSpec.model_validate(
+                merge_patch(record.spec.model_dump(mode="json"), patch)
+            )
+
+        return await self._change(pipeline_id, patched, if_match)
+
+    async def replace(
+        self, pipeline_id: str, spec: PipelineSpec, if_match: int | None = None
+    ) -> PipelineUpdate:
+        """Replace the whole spec, by the same hot/cold rules as `update`."""
+        return await self._change(pipeline_id, lambda _: spec, if_match)
 
     async def delete(self, pipeline_id: str) -> None:
         """Idempotent, from every state: the row goes first, then the worker and downloads."""
@@ -244,6 +275,74 @@ class PipelineService:
         if record is None:
             raise NotFoundError(f"no pipeline with id {pipeline_id!r}")
         return record
+
+    async def _change(
+        self,
+        pipeline_id: str,
+        new_spec: Callable[[PipelineRecord], PipelineSpec],
+        if_match: int | None,
+    ) -> PipelineUpdate:
+        """Store the new spec by compare and set on the revision, then reach the worker.
+
+        Without If-Match a lost race is retried on the row as it now is, so two concurrent
+        patches both land; with it, a moved-on row is a 412.
+        """
+        while True:
+            record = await self._record(pipeline_id)
+            if record.origin is Origin.config:
+                raise ConflictError(
+                    f"pipeline {record.name!r} is declared in the configuration "
+                    f"(pipelines.declared, name {record.name!r}); edit it there and reload "
+                    "(POST /api/v1/config/reload)"
+                )
+            if if_match is not None and if_match != record.revision:
+                raise PreconditionFailedError(
+                    f"If-Match names revision {if_match} but pipeline {pipeline_id!r} is at "
+                    f"revision {record.revision}; GET it again and reapply the change"
+                )
+            try:
+                spec = new_spec(record)
+            except ValidationError as exc:
+                raise InvalidRequestError(f"spec: {validation_reason(exc)}") from None
+            if spec.name != record.name:
+                raise InvalidRequestError(
+                    f"name: a pipeline keeps its name ({record.name!r}); create a new one instead"
+                )
+            policy = spec.restart_policy or self._config.pipelines.default_restart_policy
+            change = spec_changes(record.spec, spec)
+            if change.applied == "none":
+                return await self._updated(pipeline_id, change)
+            cold = change.applied == "cold"
+            if cold:
+                await self._check_spec(spec)
+            changed = record.model_copy(update={"spec": spec, "restart_policy": policy})
+            event = "reconfigured" if cold else "updated"
+            async with self._writing() as (store, reconciler), reconciler.lock(pipeline_id):
+                detail = ", ".join(change.changed)
+                if not await store.update_spec(changed, record.revision, cold, event, detail):
+                    continue  # another write came first: redo the change on top of it
+                stored = await self._record(pipeline_id)
+                if cold:
+                    await self._workers.kill(pipeline_id)
+                    reconciler.forget(pipeline_id)
+                    await self._launch_now(stored, event=None)
+                else:
+                    await self._hot_apply(stored)
+            log.info("pipeline %s %s: %s", pipeline_id, event, detail)
+            return await self._updated(pipeline_id, change)
+
+    async def _hot_apply(self, record: PipelineRecord) -> None:
+        """Hand the running worker its new spec; without a live one the next start uses it."""
+        _, reconciler = self._ready()
+        try:
+            await self._workers.call(record.id, "update", record.spec)
+        except (WorkerGone, asyncio.TimeoutError):
+            log.info("pipeline %s has no live worker; its next start runs the new spec", record.id)
+        reconciler.invalidate(record.id)
+
+    async def _updated(self, pipeline_id: str, change: SpecChange) -> PipelineUpdate:
+        view = await self.get(pipeline_id)
+        return PipelineUpdate(applied=change.applied, changed=change.changed, pipeline=view)
 
     def _new_record(self, spec: PipelineSpec, pipeline_id: str, origin: Origin) -> PipelineRecord:
         now = time.time()

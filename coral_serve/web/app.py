@@ -24,6 +24,7 @@ from coral_serve.web.routes import (
     pipelines,
     plugins,
     recordings,
+    schema,
     sources,
     streams,
 )
@@ -57,8 +58,9 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
             allow_origins=config.http.cors_origins,
             # Browsers refuse credentials with `*`, and sending both would widen access.
             allow_credentials=not wildcard,
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match"],
+            expose_headers=["ETag"],
         )
     install_http_metrics(app, config, services.monitor)
     app.include_router(auth.router)
@@ -66,6 +68,7 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(monitor.router)
     app.include_router(pipelines.router)
+    app.include_router(schema.router)
     app.include_router(streams.router)
     app.include_router(sources.router)
     app.include_router(recordings.router)

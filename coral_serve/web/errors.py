@@ -31,6 +31,7 @@ _ERROR_NAMES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    412: "precondition_failed",
     413: "too_large",
     422: "invalid_request",
     429: "too_many",

@@ -33,19 +33,42 @@ class PipelineWorker:
         mask_handlers()  # a Ray actor's process: its logs are masked like the driver's
         self.pipeline_id = pipeline_id
         self.generation = generation
-        self._recorder: SegmentRecorder | None = None
-        if spec.outputs.record and recordings is not None:
-            self._recorder = SegmentRecorder(
-                Path(recordings.directory) / pipeline_id,
-                spec.outputs.segment_seconds or recordings.segment_seconds,
-                name=f"coral-{spec.name}",
-            )
-        elif spec.outputs.record:
-            log.warning("pipeline %s asks to record but its pool has no recordings dir", spec.name)
+        self._recordings = recordings
+        self._recorder = self._make_recorder(spec)
         self._engine = PipelineEngine(
             spec, recorder=self._recorder, paused=paused, model_files=model_files
         )
         self._engine.start()
+
+    def _make_recorder(self, spec: PipelineSpec) -> SegmentRecorder | None:
+        recordings = self._recordings
+        if not spec.outputs.record:
+            return None
+        if recordings is None:
+            log.warning("pipeline %s asks to record but its pool has no recordings dir", spec.name)
+            return None
+        return SegmentRecorder(
+            Path(recordings.directory) / self.pipeline_id,
+            spec.outputs.segment_seconds or recordings.segment_seconds,
+            name=f"coral-{spec.name}",
+        )
+
+    def update(self, spec: PipelineSpec) -> None:
+        """Apply a change of hot fields only, in place: same worker, no frame lost.
+
+        The running source is kept as it is (it may be a downloaded copy of the stored
+        one): source fields are cold, so they cannot differ here.
+        """
+        running = self._engine.spec
+        spec = spec.model_copy(
+            update={"source": spec.source.model_copy(update={"uri": running.source.uri})}
+        )
+        old = self._recorder
+        if spec.outputs.record != running.outputs.record:
+            self._recorder = self._make_recorder(spec)
+        self._engine.update(spec, self._recorder)
+        if old is not None and old is not self._recorder:
+            old.close()  # keeps the segment recorded so far
 
     def identity(self) -> dict[str, Any]:
         return {"pipeline_id": self.pipeline_id, "generation": self.generation}

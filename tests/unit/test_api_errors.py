@@ -22,10 +22,11 @@ async def test_undecodable_json_is_a_400_that_says_so(tmp_path: Path) -> None:
 async def test_options_and_405_list_every_method_of_the_path(tmp_path: Path) -> None:
     async with running_app(make_config(tmp_path)) as (client, _):
         options = await client.options(f"{API}/abc")
-        patch = await client.patch(f"{API}/abc")
+        post = await client.post(f"{API}/abc")
         collection = await client.options(API)
-    assert options.status_code == 204 and options.headers["allow"] == "DELETE, GET, OPTIONS"
-    assert patch.status_code == 405 and patch.headers["allow"] == "DELETE, GET, OPTIONS"
+    methods = "DELETE, GET, PATCH, PUT, OPTIONS"
+    assert options.status_code == 204 and options.headers["allow"] == methods
+    assert post.status_code == 405 and post.headers["allow"] == methods
     assert collection.headers["allow"] == "GET, POST, OPTIONS"
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
 
 from coral_serve.config.http import Role
+from coral_serve.errors import PreconditionFailedError
+from coral_serve.schema.changes import PipelineUpdate
 from coral_serve.schema.records import PIPELINE_ID_PATTERN, PipelineEvent
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.views import PipelineStatus, PipelineView
 from coral_serve.web.roles import require_role
 from coral_serve.web.services import Services, get_services
 
-__all__ = ["PipelineId", "router"]
+__all__ = ["PipelineId", "etag", "router"]
 
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 
@@ -61,8 +63,92 @@ async def list_pipelines(services: ServicesDep) -> list[PipelineView]:
     responses=_ERRORS,
     dependencies=[Depends(require_role(Role.viewer))],
 )
-async def get_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
-    return await services.pipelines.call("get", pipeline_id)
+async def get_pipeline(
+    pipeline_id: PipelineId, response: Response, services: ServicesDep
+) -> PipelineView:
+    view: PipelineView = await services.pipelines.call("get", pipeline_id)
+    response.headers["ETag"] = etag(view.revision)
+    return view
+
+
+def etag(revision: int) -> str:
+    """The ETag of a pipeline's spec: its revision, which every spec change bumps."""
+    return f'"{revision}"'
+
+
+def _revision(if_match: str | None) -> int | None:
+    """The revision an If-Match header names; None for no header or `*` (any)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/")
+    if len(tag) > 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
+        return int(tag[1:-1])
+    raise PreconditionFailedError(
+        f"If-Match {if_match[:40]!r} is not an ETag of this pipeline; send the ETag a GET "
+        'returned, e.g. If-Match: "3"'
+    )
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=64,
+        description="ETag from GET: the write is refused (412) if the spec changed since.",
+    ),
+]
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    409: {"description": "Declared in the configuration: edit the descriptor and reload"},
+    412: {"description": "If-Match is stale: the spec changed since that GET"},
+}
+
+
+def _answer(update: PipelineUpdate, response: Response) -> PipelineUpdate:
+    response.headers["ETag"] = etag(update.pipeline.revision)
+    return update
+
+
+@router.patch(
+    "/{pipeline_id}",
+    response_model=PipelineUpdate,
+    responses=_WRITE_ERRORS,
+    summary="Change fields of a pipeline (JSON merge patch): hot fields apply in the running "
+    "worker, cold ones restart it under the same id",
+    dependencies=[Depends(require_role(Role.admin))],
+)
+async def patch_pipeline(
+    pipeline_id: PipelineId,
+    patch: Annotated[
+        dict[str, Any],
+        Body(
+            media_type="application/merge-patch+json",
+            description="RFC 7386 merge patch of the spec: null resets a field to its default.",
+        ),
+    ],
+    response: Response,
+    services: ServicesDep,
+    if_match: IfMatch = None,
+) -> PipelineUpdate:
+    update = await services.pipelines.call("update", pipeline_id, patch, _revision(if_match))
+    return _answer(update, response)
+
+
+@router.put(
+    "/{pipeline_id}",
+    response_model=PipelineUpdate,
+    responses=_WRITE_ERRORS,
+    summary="Replace a pipeline's whole spec, by the same hot/cold rules as PATCH",
+    dependencies=[Depends(require_role(Role.admin))],
+)
+async def put_pipeline(
+    pipeline_id: PipelineId,
+    spec: PipelineSpec,
+    response: Response,
+    services: ServicesDep,
+    if_match: IfMatch = None,
+) -> PipelineUpdate:
+    update = await services.pipelines.call("replace", pipeline_id, spec, _revision(if_match))
+    return _answer(update, response)
 
 
 @router.get(
