@@ -1,0 +1,323 @@
+"""EventService: object events from every worker into their store, with their media.
+
+One replica owns the store file. Each poll round reads every live worker's new revisions
+from its cursor (`read_object_events(after=seq)`, which leaves them in the worker), and
+stores them with the cursor in one transaction: a restart of this service resumes from the
+cursor, losing nothing, and a revision read twice is stored once (the highest `revision`
+per id wins). Events left open by a worker that is gone are ended by the next round.
+
+The notifier hook (`on_stored`) runs inside that same transaction for every revision that
+was new, so an outbox row it writes commits with the revision or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiosqlite
+from pydantic import ValidationError
+
+from coral_serve.config import CoralConfig
+from coral_serve.engine.event_media import (
+    MEDIA_KINDS,
+    MediaKind,
+    event_media_dir,
+    event_media_path,
+)
+from coral_serve.errors import NotFoundError, UnavailableError
+from coral_serve.monitoring.loops import Loops
+from coral_serve.paths import PathRefusedError, confine
+from coral_serve.schema.checks import CheckResult
+from coral_serve.schema.event_views import ObjectEventPage, StoredObjectEvent
+from coral_serve.schema.events import ClipState, ObjectEvent
+from coral_serve.schema.streams import RecordingFile
+from coral_serve.store.events import EventFilter, EventStore, OnStored
+from coral_serve.workers.pool import WorkerGone, WorkerPool
+
+__all__ = ["READ_BATCH", "TASK_PREFIX", "EventService"]
+
+log = logging.getLogger(__name__)
+
+TASK_PREFIX = "coral-events-"
+READ_BATCH = 500  # revisions asked of one worker per call
+_MAX_READ = 4 << 20  # largest chunk of a clip one call returns
+_CALL_TIMEOUT = 5.0
+_CANCEL_SECONDS = 1.0
+_ORPHAN_SECONDS = 3600.0  # a media file with no stored event this old is removed
+_EVENT_ID_LENGTH = 32
+
+
+class EventService:
+    """Poller, store owner and media reader of object events; keep it at one replica."""
+
+    def __init__(
+        self, config: CoralConfig, workers: WorkerPool, on_stored: OnStored | None = None
+    ) -> None:
+        """`on_stored(db, revision)`: the notifications outbox (runs in the store's
+        transaction of that revision)."""
+        self._config = config
+        self._settings = config.object_events
+        self._workers = workers
+        self._on_stored = on_stored
+        self._data_dir = config.pipelines.data_dir
+        self._store: EventStore | None = None
+        self._loops = Loops(TASK_PREFIX)
+        self._last_round: tuple[float, str | None] | None = None  # (when, error)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the store (and migrate it) without starting the loops."""
+        if self._store is None:
+            self._store = await EventStore.open(str(self._settings.store_path))
+
+    async def start(self) -> None:
+        """Open the store, then poll and apply retention on their intervals."""
+        await self.open()
+        if not self._loops:
+            self._loops.spawn("poll", self._every(self._settings.poll_interval, self.poll))
+            self._loops.spawn(
+                "retention", self._every(self._settings.retention_interval, self.retention)
+            )
+
+    async def stop(self) -> None:
+        await self._loops.stop(_CANCEL_SECONDS)
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            raise UnavailableError("the object-event store is not open yet")
+        return self._store
+
+    # -- polling -----------------------------------------------------------------------
+
+    async def poll(self) -> int:
+        """One round over every live worker; returns how many revisions were new."""
+        live = sorted(await self._workers.live())
+        answers = await asyncio.gather(*(self._poll_worker(pid) for pid in live))
+        generations = {pid: answer[0] for pid, answer in zip(live, answers, strict=True) if answer}
+        for pipeline_id in await self.store.pipelines_with_open_events():
+            if pipeline_id in live and pipeline_id not in generations:
+                continue  # alive but did not answer: not known to be gone
+            await self.store.end_open(pipeline_id, generations.get(pipeline_id), self._notify)
+        return sum(answer[1] for answer in answers if answer)
+
+    async def _poll_worker(self, pipeline_id: str) -> tuple[int, int] | None:
+        """(generation, new revisions) of one worker; None when it did not answer."""
+        try:
+            identity = await self._workers.call(pipeline_id, "identity", timeout=_CALL_TIMEOUT)
+            generation = int(identity["generation"])
+            new = 0
+            while True:
+                after = await self.store.cursor(pipeline_id, generation)
+                batch = await self._workers.call(
+                    pipeline_id, "read_object_events", after, READ_BATCH, timeout=_CALL_TIMEOUT
+                )
+                if not batch:
+                    break
+                new += await self._store_batch(pipeline_id, generation, batch)
+                if len(batch) < READ_BATCH:
+                    break
+        except (WorkerGone, TimeoutError, AttributeError) as exc:
+            log.debug("object events of %s not read: %r", pipeline_id, exc)
+            return None
+        return generation, new
+
+    async def _store_batch(self, pipeline_id: str, generation: int, batch: list[dict]) -> int:
+        revisions = []
+        for item in batch:
+            try:
+                revisions.append(
+                    ObjectEvent.model_validate({k: v for k, v in item.items() if k != "seq"})
+                )
+            except ValidationError as exc:  # a worker bug must not stop the others' events
+                log.error("pipeline %s reported an unreadable object event: %s", pipeline_id, exc)
+        cursor = max(int(item["seq"]) for item in batch)
+        stored = await self.store.store(pipeline_id, generation, revisions, cursor, self._notify)
+        return len(stored)
+
+    async def _notify(self, db: aiosqlite.Connection, revision: ObjectEvent) -> None:
+        """Every newly stored revision, inside its transaction: the notifications outbox."""
+        if self._on_stored is not None:
+            await self._on_stored(db, revision)
+
+    # -- API ---------------------------------------------------------------------------
+
+    async def list_events(
+        self, where: EventFilter, limit: int, cursor: str | None = None
+    ) -> ObjectEventPage:
+        return await self.store.page(where, limit, cursor)
+
+    async def get_event(self, event_id: str) -> StoredObjectEvent:
+        found = await self.store.get(event_id)
+        if found is None:
+            raise NotFoundError(f"no object event {event_id!r}")
+        return found
+
+    async def delete_event(self, event_id: str) -> None:
+        """Remove the event and its snapshot, crop and clip."""
+        found = await self.store.delete(event_id)
+        if found is None:
+            raise NotFoundError(f"no object event {event_id!r}")
+        await asyncio.to_thread(self._remove_media, found.pipeline_id, found.id)
+
+    async def media_file(self, event_id: str, kind: MediaKind) -> RecordingFile:
+        """Size and validators of a snapshot, crop or clip; 404 saying why there is none."""
+        event = await self.get_event(event_id)
+        self._check_kept(event, kind)
+        path = await asyncio.to_thread(self._media_path, event, kind)
+        stat = await asyncio.to_thread(os.stat, path)
+        return RecordingFile(
+            size=stat.st_size,
+            etag=f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"',
+            modified=stat.st_mtime,
+        )
+
+    async def read_media(self, event_id: str, kind: MediaKind, offset: int, length: int) -> bytes:
+        event = await self.get_event(event_id)
+        path = await asyncio.to_thread(self._media_path, event, kind)
+        return await asyncio.to_thread(_read, path, offset, min(length, _MAX_READ))
+
+    # -- retention ---------------------------------------------------------------------
+
+    async def retention(self) -> int:
+        """Remove events beyond their age and count limits with their media, then the
+        oldest media beyond `max_media_bytes` (those events stay, their clip `deleted`);
+        returns how many events went."""
+        settings = self._settings
+        now = time.time()
+        expired = await self.store.expired(
+            settings.max_age_days * 86400, settings.max_per_pipeline, now
+        )
+        await self.store.delete_many([event.id for event in expired])
+        for event in expired:
+            await asyncio.to_thread(self._remove_media, event.pipeline_id, event.id)
+        files = await asyncio.to_thread(_media_files, event_media_dir(self._data_dir))
+        known = await self.store.known([event_id for event_id, _, _, _ in files])
+        kept = []
+        for event_id, pipeline_id, size, modified in files:
+            if event_id in known:
+                kept.append((modified, event_id, pipeline_id, size))
+            elif now - modified > _ORPHAN_SECONDS:
+                await asyncio.to_thread(self._remove_media, pipeline_id, event_id)
+        if settings.max_media_bytes is not None:
+            await self._trim_media(sorted(kept), settings.max_media_bytes)
+        return len(expired)
+
+    async def _trim_media(self, files: list[tuple[float, str, str, int]], limit: int) -> None:
+        used = sum(size for *_, size in files)
+        trimmed: set[str] = set()
+        for _, event_id, pipeline_id, size in files:
+            if used <= limit:
+                break
+            used -= size
+            if event_id in trimmed:
+                continue
+            trimmed.add(event_id)
+            await asyncio.to_thread(self._remove_media, pipeline_id, event_id)
+            event = await self.store.get(event_id)
+            if event is not None:
+                await self.store.mark_clip_deleted(
+                    event, "removed to keep object_events.max_media_bytes"
+                )
+
+    async def media_bytes(self) -> int:
+        """Bytes of every snapshot and clip on this node (they count in the disk quota)."""
+        files = await asyncio.to_thread(_media_files, event_media_dir(self._data_dir))
+        return sum(size for _, _, size, _ in files)
+
+    # -- readiness ---------------------------------------------------------------------
+
+    async def check_polling(self) -> CheckResult:
+        """Readiness: the loops run and the last poll round worked."""
+        loops = self._loops.check()
+        if not loops.ok:
+            return CheckResult(name="object_events", ok=False, detail=loops.detail)
+        if self._last_round is None:
+            return CheckResult(name="object_events", ok=True, detail="no poll round yet")
+        when, error = self._last_round
+        detail = f"last poll round {time.time() - when:.0f} s ago"
+        return CheckResult(
+            name="object_events", ok=error is None, detail=f"{detail}: {error}" if error else detail
+        )
+
+    # -- internals ---------------------------------------------------------------------
+
+    async def _every(self, interval: float, job: Callable[[], Awaitable[int]]) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await job()
+                self._last_round = (time.time(), None)
+            except Exception as exc:  # the loop must outlive any one bad round
+                log.exception("object events: %s failed", job.__name__)
+                self._last_round = (time.time(), f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    @staticmethod
+    def _check_kept(event: StoredObjectEvent, kind: MediaKind) -> None:
+        if kind != "clip":
+            if not event.has_snapshot:
+                raise NotFoundError(f"object event {event.id} has no snapshot (none was kept)")
+            return
+        reasons = {
+            ClipState.none: "its pipeline keeps no clips (analytics.events.clip is false)",
+            ClipState.pending: "its clip is still being recorded (post_capture after its end)",
+            ClipState.failed: "its clip could not be made",
+            ClipState.deleted: "its clip was removed",
+        }
+        if event.clip in reasons:
+            why = f": {event.clip_reason}" if event.clip_reason else ""
+            raise NotFoundError(f"object event {event.id} has no clip: {reasons[event.clip]}{why}")
+
+    def _media_path(self, event: StoredObjectEvent, kind: MediaKind) -> Path:
+        path = event_media_path(self._data_dir, event.pipeline_id, event.id, kind)
+        try:
+            resolved = confine(path, [event_media_dir(self._data_dir)])
+        except PathRefusedError:
+            resolved = None
+        if resolved is None or not resolved.is_file():
+            raise NotFoundError(
+                f"the {kind} of object event {event.id} is gone from disk (removed by hand, or "
+                "kept on another node)"
+            )
+        return resolved
+
+    def _remove_media(self, pipeline_id: str, event_id: str) -> None:
+        for kind in MEDIA_KINDS:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                event_media_path(self._data_dir, pipeline_id, event_id, kind).unlink()
+
+
+def _read(path: Path, offset: int, length: int) -> bytes:
+    with path.open("rb") as file:
+        file.seek(offset)
+        return file.read(length)
+
+
+def _media_files(root: Path) -> list[tuple[str, str, int, float]]:
+    """(event id, pipeline id, bytes, modified) of every finished media file under `root`."""
+    found = []
+    if not root.is_dir():
+        return found
+    for pipeline in os.scandir(root):
+        if not pipeline.is_dir(follow_symlinks=False):
+            continue
+        for entry in os.scandir(pipeline.path):
+            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                stat = entry.stat(follow_symlinks=False)
+                found.append(
+                    (entry.name[:_EVENT_ID_LENGTH], pipeline.name, stat.st_size, stat.st_mtime)
+                )
+    return found
