@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from coral_serve.engine.analytics.media import EventMedia
+from coral_serve.engine.analytics.stage import AnalyticsStage
 from coral_serve.engine.annotate import annotate
 from coral_serve.engine.channel import Channel, ChannelClosedError
 from coral_serve.engine.decoders import Transform
@@ -87,11 +88,13 @@ class PipelineEngine:
         paused: bool = False,
         model_files: ModelFiles | None = None,
         event_media: EventMedia | None = None,
+        pipeline_id: str | None = None,
     ) -> None:
         """`paused`: start as if `pause()` had been called (a paused pipeline restored after
         a restart must not process a single frame). `model_files`: the roots and size limit
         the model is checked against here, where it is read. `event_media`: keeps the
-        snapshots and clips of object events (called for every published frame)."""
+        snapshots and clips of object events (called for every published frame).
+        `pipeline_id`: what object events name as their pipeline (default: the name)."""
         self.spec = spec
         self._model_files = model_files
         self._recorder = recorder
@@ -100,6 +103,7 @@ class PipelineEngine:
         self._event_media = event_media
         self._event_media_failed = False
         self._event_media_errors = 0
+        self._analytics = AnalyticsStage(pipeline_id or spec.name, spec.analytics)
         self._stats = PipelineStats()
         self._results = ResultsBuffer(spec.outputs.results_buffer)
         self._lock = threading.Lock()
@@ -259,6 +263,10 @@ class PipelineEngine:
         """Result records newer than `seq` `after`, left for other readers."""
         return self._results.read(after, max_items, exclude)
 
+    def read_object_events(self, after: int = 0, max_items: int = 100) -> list[dict]:
+        """Object-event revisions newer than `seq` `after`, oldest first, left for others."""
+        return self._analytics.read_events(after, max_items)
+
     def status(self) -> dict[str, Any]:
         """JSON-ready health and counters; the source URI is masked."""
         snapshot = self._stats.snapshot()
@@ -277,6 +285,7 @@ class PipelineEngine:
             "results_overflowed": self._results.overflowed,
             "recorder_errors": self._recorder_errors,
             "event_media_errors": self._event_media_errors,
+            "analytics": self._analytics.counts(),
         }
 
     # -- supervisor -------------------------------------------------------------------
@@ -325,6 +334,8 @@ class PipelineEngine:
         self._source.stop(timeout=2.0)
         for thread in self._stages:
             thread.join(timeout=2.0)
+        if not any(thread.is_alive() for thread in self._stages):  # else publish still runs
+            self._end_events()
         if model is not None:
             if any(thread.is_alive() for thread in self._stages):
                 log.warning("pipeline %s: a stage is still busy; model left open", self.spec.name)
@@ -410,6 +421,7 @@ class PipelineEngine:
         while True:
             item = self._inferred.get()
             if isinstance(item, EndOfStream):
+                self._end_events()
                 self._finish()
                 return
             try:
@@ -421,20 +433,30 @@ class PipelineEngine:
     def _publish(self, model: Model, item: _Inferred) -> None:
         frame = item.frame
         detections = model.decode(item.outputs, item.transform)
+        image = frame.image
+        size = (image.shape[1], image.shape[0])
+        analysed = self._analytics.process(
+            detections, frame.frame_id, frame.timestamp, size, self.spec.analytics
+        )
         record = {
             "frame_id": frame.frame_id,
             "timestamp": frame.timestamp,
             "source_id": self.spec.name,
-            "detections": [detection.as_dict() for detection in detections],
+            "detections": analysed.detections,
+            "crossings": analysed.crossings,
         }
         self._results.append(record)
-        image = frame.image
         if self.spec.outputs.annotate:
             annotate(image, detections)
         if self._recorder is not None:
             self._record(self._recorder, image, frame.timestamp)
+        revisions = analysed.revisions
         if self._event_media is not None:
-            self._with_media(self._event_media, image, frame.timestamp, [])
+            media = self._event_media
+            revisions = self._with_media(
+                lambda: media.on_frame(image, frame.timestamp, revisions), revisions
+            )
+        self._analytics.keep(revisions)
         now = time.monotonic()
         if now + 1e-6 >= self._next_encode:  # stream_fps: encode only as often as asked
             self._next_encode += self._encode_period
@@ -458,12 +480,20 @@ class PipelineEngine:
                 self._recorder_failed = True
                 log.exception("pipeline %s: recorder failed; it keeps being called", self.spec.name)
 
+    def _end_events(self) -> None:
+        """End the open object events (once: ended events are not open any more)."""
+        revisions = self._analytics.finish()
+        if revisions and self._event_media is not None:
+            media = self._event_media
+            revisions = self._with_media(lambda: media.on_stop(revisions), revisions)
+        self._analytics.keep(revisions)
+
     def _with_media(
-        self, media: EventMedia, image: np.ndarray, timestamp: float, revisions: list[ObjectEvent]
+        self, call: Callable[[], list[ObjectEvent]], revisions: list[ObjectEvent]
     ) -> list[ObjectEvent]:
-        """The revisions as the media hook returns them; unchanged if it fails."""
+        """What the media hook returns; `revisions` unchanged if it fails."""
         try:
-            return media.on_frame(image, timestamp, revisions)
+            return call()
         except Exception:  # a full disk or a media bug must not stop detection
             self._event_media_errors += 1
             if not self._event_media_failed:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from coral_serve.schema.analytics import AnalyticsSpec
 from coral_serve.schema.base import CoralBaseModel
 from coral_serve.schema.redact import masked_uri
 from coral_serve.schema.uri import SourceUriText
@@ -268,6 +269,10 @@ class PipelineSpec(CoralBaseModel):
     )
     labels: dict[str, str] = Field(
         default_factory=dict, description="Free-form labels.", json_schema_extra=HOT
+    )
+    analytics: AnalyticsSpec = Field(
+        default_factory=AnalyticsSpec,
+        description="Tracking, zones, lines and object events (default: tracked, no zones).",
     )
 
     def public_dict(self) -> dict[str, Any]:

@@ -36,7 +36,11 @@ class PipelineWorker:
         self._recordings = recordings
         self._recorder = self._make_recorder(spec)
         self._engine = PipelineEngine(
-            spec, recorder=self._recorder, paused=paused, model_files=model_files
+            spec,
+            recorder=self._recorder,
+            paused=paused,
+            model_files=model_files,
+            pipeline_id=pipeline_id,
         )
         self._engine.start()
 
@@ -109,3 +113,8 @@ class PipelineWorker:
         self, after: int, max_items: int, exclude: Sequence[str]
     ) -> list[dict[str, Any]]:
         return self._engine.read_results(after, max_items, exclude)
+
+    def read_object_events(self, after: int, max_items: int) -> list[dict[str, Any]]:
+        """Object-event revisions, each `{"seq": n, **ObjectEvent}`, newer than `after`; a
+        cursor from an earlier worker of the pipeline starts again from the oldest kept."""
+        return self._engine.read_object_events(after, max_items)

@@ -26,3 +26,8 @@ class EventMedia(Protocol):
         frame made (often none). Returns them, with `has_snapshot` / `clip` set where this
         frame's media was kept; the returned revisions are the ones the worker reports."""
         ...
+
+    def on_stop(self, revisions: list[ObjectEvent]) -> list[ObjectEvent]:
+        """Called once when the pipeline stops or its file ends, with the `end` revisions of
+        the events still open (no frame comes with them); returns them as `on_frame` does."""
+        ...

@@ -1,0 +1,122 @@
+"""Zones and lines: who is in which zone now, and who crossed which line, per tracked object."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from coral_serve.engine.analytics.geometry import Point, crossed, inside
+from coral_serve.schema.analytics import LineSpec, ZoneSpec
+from coral_serve.schema.events import Crossing, CrossingDirection
+
+__all__ = ["Regions", "Seen"]
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One detection of a frame: its label, track id (None: not tracked) and where it stands."""
+
+    label: str
+    track_id: int | None
+    point: Point
+
+
+@dataclass(slots=True)
+class _Stay:
+    since: float  # capture time of the first frame inside
+    frames: int  # consecutive frames seen inside
+
+
+def _counts(classes: Sequence[str], label: str) -> bool:
+    return not classes or label in classes
+
+
+class Regions:
+    """Not thread-safe: the publish stage calls it; others read copies of its counts."""
+
+    def __init__(self, zones: Sequence[ZoneSpec], lines: Sequence[LineSpec]) -> None:
+        self.zones = list(zones)
+        self.lines = list(lines)
+        self._stays: dict[tuple[str, int], _Stay] = {}
+        self._last_point: dict[int, Point] = {}
+        self.occupancy: dict[str, dict[str, int]] = {zone.name: {} for zone in self.zones}
+        self.totals: dict[str, dict[str, dict[str, int]]] = {line.name: {} for line in self.lines}
+
+    def observe(
+        self, seen: Sequence[Seen], frame_id: int, timestamp: float
+    ) -> tuple[list[list[str]], list[Crossing]]:
+        """The zones each detection is in, and this frame's crossings, oldest state updated.
+
+        A tracked object enters a zone after `min_frames` frames and `loiter_seconds` inside;
+        an untracked one (tracker `none`) is in the zones its point is in. Only tracked
+        objects cross lines: a crossing is the move between two sightings of one track.
+        """
+        zones = [self._zones_of(item, timestamp) for item in seen]
+        occupancy: dict[str, Counter[str]] = {zone.name: Counter() for zone in self.zones}
+        for item, names in zip(seen, zones, strict=True):
+            for name in names:
+                occupancy[name][item.label] += 1
+        self.occupancy = {name: dict(counter) for name, counter in occupancy.items()}
+        crossings = [c for item in seen for c in self._crossings_of(item, frame_id, timestamp)]
+        return zones, crossings
+
+    def redraw(self, zones: Sequence[ZoneSpec], lines: Sequence[LineSpec]) -> None:
+        """New zones and lines (a hot update); a line kept by name keeps its totals."""
+        self.zones, self.lines = list(zones), list(lines)
+        self._stays.clear()
+        self.occupancy = {zone.name: {} for zone in self.zones}
+        self.totals = {line.name: self.totals.get(line.name, {}) for line in self.lines}
+
+    def forget(self, track_id: int) -> None:
+        """Drop what is kept about a track that ended."""
+        self._last_point.pop(track_id, None)
+        for key in [key for key in self._stays if key[1] == track_id]:
+            del self._stays[key]
+
+    def _zones_of(self, item: Seen, timestamp: float) -> list[str]:
+        names = []
+        for zone in self.zones:
+            here = _counts(zone.classes, item.label) and inside(zone.polygon, item.point)
+            if item.track_id is None:
+                if here:
+                    names.append(zone.name)
+                continue
+            key = (zone.name, item.track_id)
+            if not here:
+                self._stays.pop(key, None)
+                continue
+            stay = self._stays.setdefault(key, _Stay(since=timestamp, frames=0))
+            stay.frames += 1
+            if stay.frames >= zone.min_frames and timestamp - stay.since >= zone.loiter_seconds:
+                names.append(zone.name)
+        return names
+
+    def _crossings_of(self, item: Seen, frame_id: int, timestamp: float) -> list[Crossing]:
+        if item.track_id is None:
+            return []
+        before = self._last_point.get(item.track_id)
+        self._last_point[item.track_id] = item.point
+        if before is None:
+            return []
+        found = []
+        for line in self.lines:
+            if not _counts(line.classes, item.label):
+                continue
+            way = crossed(line.points[0], line.points[1], before, item.point)
+            if way == 0:
+                continue
+            direction = CrossingDirection.in_ if way > 0 else CrossingDirection.out
+            per_label = self.totals[line.name].setdefault(direction.value, defaultdict(int))
+            per_label[item.label] += 1
+            found.append(
+                Crossing(
+                    line=line.name,
+                    direction=direction,
+                    track_id=item.track_id,
+                    label=item.label,
+                    frame_id=frame_id,
+                    timestamp=timestamp,
+                )
+            )
+        return found
