@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
 from coral_serve.schema.base import CoralBaseModel
 from coral_serve.schema.streams import IceConfig, IceServerView
 
-__all__ = ["Codec", "IceServer", "RecordingsConfig", "StreamsConfig", "WebRTCConfig"]
+__all__ = [
+    "NODE_DATA_DIR_ENV",
+    "Codec",
+    "IceServer",
+    "MediaConfig",
+    "RecordingsConfig",
+    "StreamsConfig",
+    "WebRTCConfig",
+    "node_path",
+]
+
+# A node whose own data volume is mounted elsewhere than the descriptor's data dir says where
+# in its environment (as a pod does), under the name the descriptor's own override has.
+NODE_DATA_DIR_ENV = "CORAL_PIPELINES__DATA_DIR"
+
+
+def node_path(path: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None) -> Path:
+    """Where a descriptor path under `data_dir` (recordings, event media) lies on the node
+    running this code; other paths, and every path on a node without its own, stay as
+    they are."""
+    own = os.environ.get(NODE_DATA_DIR_ENV)
+    if not own or data_dir is None:
+        return Path(path)
+    try:
+        relative = Path(path).relative_to(data_dir)
+    except ValueError:
+        return Path(path)
+    return Path(own) / relative
 
 
 class Codec(str, Enum):
@@ -74,6 +103,22 @@ class RecordingsConfig(CoralBaseModel):
     )
 
 
+class MediaConfig(CoralBaseModel):
+    shared: bool = Field(
+        default=False,
+        description="Every node mounts the same media volume (ReadWriteMany): the local "
+        "directory is the truth and no per-node media agents run. False: each node's agent "
+        "lists, serves, deletes and enforces the disk quota on that node's files.",
+    )
+    agent_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Seconds a node's media agent may take to answer before that node's files "
+        "are left out of a listing.",
+    )
+
+
 class StreamsConfig(CoralBaseModel):
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig, description="WebRTC live view.")
     capture_timeout: float = Field(
@@ -84,4 +129,8 @@ class StreamsConfig(CoralBaseModel):
     )
     recordings: RecordingsConfig = Field(
         default_factory=RecordingsConfig, description="Recorded segments."
+    )
+    media: MediaConfig = Field(
+        default_factory=MediaConfig,
+        description="Where recordings and event media live across nodes.",
     )

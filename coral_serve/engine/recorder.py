@@ -55,6 +55,7 @@ class RecordingSettings:
 
     directory: str
     segment_seconds: float
+    data_dir: str | None = None  # the descriptor's, which `directory` may lie under
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,19 @@
 
 Any number of replicas: each pulls a watched pipeline's frames once (`FrameHub`) and fans
 them out to its own viewers. Frames arrive as JPEG bytes with their results; raw frames
-never cross Ray.
+never cross Ray. A viewer session's id starts with its replica's tag, so a close can be
+routed to the replica that holds it. Media files may lie on any node: every node's media
+agent is asked and the answers merged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import uuid
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from coral_serve.config import CoralConfig
@@ -24,12 +27,18 @@ from coral_serve.schema.streams import (
     SdpOffer,
 )
 from coral_serve.services.client import ServiceClient
+from coral_serve.services.media_agent import LocalMediaNodes, MediaAgent, MediaNodes
 from coral_serve.services.monitor import VIEWER_REPORT_TTL
 from coral_serve.services.outbound import check_outbound
 from coral_serve.services.sources import check_source
 from coral_serve.streams.fanout import FeedClosedError, FrameHub, FrameView
 from coral_serve.streams.probe import SourceProber
-from coral_serve.streams.recordings import RecordingStore
+from coral_serve.streams.recordings import (
+    RECORDINGS,
+    check_media_name,
+    check_pipeline_id,
+    missing_media,
+)
 from coral_serve.streams.webrtc import WebRTCSessions, pin_host_addresses
 from coral_serve.tasks import stop_tasks
 from coral_serve.workers.pool import WorkerPool
@@ -43,22 +52,40 @@ _SNAPSHOT_WAIT = 5.0
 _LONGEST_WAIT = 30.0
 # Largest chunk of a recording one call returns (the ingress streams chunk by chunk).
 _MAX_READ = 4 << 20
+# Files whose node this replica remembers, so each chunk of a playback asks one node.
+_MAX_LOCATIONS = 1024
 
 
 class StreamService:
     """Fans each pipeline's frames out to its viewers; scales out with replicas."""
 
-    def __init__(self, config: CoralConfig, workers: WorkerPool, monitor: Any = None) -> None:
+    def __init__(
+        self,
+        config: CoralConfig,
+        workers: WorkerPool,
+        monitor: Any = None,
+        media: MediaNodes | None = None,
+        replica_tag: Callable[[], str] | None = None,
+    ) -> None:
+        """`media` finds each node's media agent (default: this process's files only);
+        `replica_tag` names this replica the way the session router knows it."""
         self._config = config
         self._workers = workers
         self._monitor = ServiceClient(monitor) if monitor is not None else None
-        self._replica = uuid.uuid4().hex
+        self._replica = replica_tag() if replica_tag is not None else uuid.uuid4().hex[:8]
         self._viewer_task: asyncio.Task[None] | None = None
         self._viewers_changed = asyncio.Event()
         self._hub = FrameHub(workers)
-        self._sessions = WebRTCSessions(config.streams.webrtc, self._hub)
+        self._sessions = WebRTCSessions(config.streams.webrtc, self._hub, self._replica)
         self._prober = SourceProber(config.streams.capture_timeout)
-        self._recordings = RecordingStore(Path(str(config.streams.recordings.directory)))
+        self._media = media or LocalMediaNodes(
+            MediaAgent(
+                str(config.streams.recordings.directory),
+                config.pipelines.data_dir,
+                config.monitoring.disk,
+            )
+        )
+        self._locations: dict[tuple[str, str, str], str] = {}
 
     async def start(self) -> None:
         """Nothing to open until the first viewer arrives; only the ICE host addresses."""
@@ -147,22 +174,86 @@ class StreamService:
         await check_outbound(uri, pipelines.outbound)
         return await self._prober.probe(uri)
 
-    # -- recordings -----------------------------------------------------------------------
+    # -- media (recordings, event snapshots and clips) ------------------------------------
 
     async def recordings(
         self, pipeline_id: str | None, start: float | None, end: float | None
     ) -> list[RecordingSegment]:
-        return await asyncio.to_thread(self._recordings.segments, pipeline_id, start, end)
+        """Every node's finished segments, merged oldest first."""
+        if pipeline_id is not None:
+            check_pipeline_id(pipeline_id)
+        answers = await self._ask_all("segments", pipeline_id, start, end)
+        merged = itertools.chain.from_iterable(segments for _, segments in answers)
+        return sorted(merged, key=lambda s: (s.start, s.pipeline_id))
 
     async def recording_file(self, pipeline_id: str, segment: str) -> RecordingFile:
-        return await asyncio.to_thread(self._recordings.describe, pipeline_id, segment)
+        return await self.media_file(RECORDINGS, pipeline_id, segment)
 
     async def read_recording(
         self, pipeline_id: str, segment: str, offset: int, length: int
     ) -> bytes:
-        length = min(length, _MAX_READ)
-        return await asyncio.to_thread(self._recordings.read, pipeline_id, segment, offset, length)
+        return await self.read_media(RECORDINGS, pipeline_id, segment, offset, length)
 
     async def delete_recording(self, pipeline_id: str, segment: str) -> None:
-        await asyncio.to_thread(self._recordings.delete, pipeline_id, segment)
-        log.info("deleted recording %s of pipeline %s", segment, pipeline_id)
+        await self.delete_media(RECORDINGS, pipeline_id, segment)
+
+    async def media_file(self, root: str, pipeline_id: str, name: str) -> RecordingFile:
+        """Size, ETag and time of a media file, on whichever node holds it."""
+        check_media_name(root, pipeline_id, name)
+        _, file = await self._locate(root, pipeline_id, name)
+        return file
+
+    async def read_media(
+        self, root: str, pipeline_id: str, name: str, offset: int, length: int
+    ) -> bytes:
+        """Up to `length` bytes (at most 4 MiB) of a media file from its node."""
+        check_media_name(root, pipeline_id, name)
+        key = (root, pipeline_id, name)
+        node = self._locations.get(key) or (await self._locate(*key))[0]
+        data = await self._ask(node, "read", *key, offset, min(length, _MAX_READ))
+        if data is None:
+            self._locations.pop(key, None)
+            raise missing_media(*key)
+        return data
+
+    async def delete_media(self, root: str, pipeline_id: str, name: str) -> None:
+        check_media_name(root, pipeline_id, name)
+        answers = await self._ask_all("delete", root, pipeline_id, name)
+        self._locations.pop((root, pipeline_id, name), None)
+        if not any(deleted for _, deleted in answers):
+            raise missing_media(root, pipeline_id, name)
+        log.info("deleted %s file %s of pipeline %s", root, name, pipeline_id)
+
+    async def _locate(self, root: str, pipeline_id: str, name: str) -> tuple[str, RecordingFile]:
+        """The node holding a file, asking every node's agent at once."""
+        for node, file in await self._ask_all("describe", root, pipeline_id, name):
+            if file is not None:
+                if len(self._locations) >= _MAX_LOCATIONS:
+                    self._locations.clear()
+                self._locations[(root, pipeline_id, name)] = node
+                return node, file
+        self._locations.pop((root, pipeline_id, name), None)
+        raise missing_media(root, pipeline_id, name)
+
+    async def _ask_all(self, method: str, *args: Any) -> list[tuple[str, Any]]:
+        """Each node's answer; a node whose agent fails or is too slow is left out (logged)."""
+        agents = await self._media.agents()
+        nodes = list(agents)
+        answers = await asyncio.gather(
+            *(self._ask(node, method, *args, agents=agents) for node in nodes),
+            return_exceptions=True,
+        )
+        found = []
+        for node, answer in zip(nodes, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("media agent of node %s did not answer %s: %r", node, method, answer)
+                continue
+            found.append((node, answer))
+        return found
+
+    async def _ask(self, node: str, method: str, *args: Any, agents: Any = None) -> Any:
+        agent = (agents or await self._media.agents()).get(node)
+        if agent is None:
+            raise UnavailableError(f"node {node} holding the file has left the cluster")
+        timeout = self._config.streams.media.agent_timeout
+        return await asyncio.wait_for(ServiceClient(agent).call(method, *args), timeout)

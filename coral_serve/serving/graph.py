@@ -20,6 +20,8 @@ from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
 from coral_serve.services.stream import StreamService
+from coral_serve.serving.media_nodes import RayMediaNodes
+from coral_serve.serving.session_router import replica_tag, session_routing
 from coral_serve.sinks.ray_metrics import RayMetricsSink
 from coral_serve.streams.recordings import recording_settings
 from coral_serve.web import Services, create_web_app
@@ -73,24 +75,36 @@ def bind_graph(config: CoralConfig) -> Application:
     config.check_startable()
     plan = config.deployments
     pipelines = _service_deployment(PipelineService, "PipelineService", plan.pipeline_service)
-    streams = _service_deployment(StreamService, "StreamService", plan.stream_service)
+    streams = _service_deployment(StreamService, "StreamService", plan.stream_service).options(
+        request_router_config=session_routing()
+    )
     monitor = _service_deployment(MonitorService, "MonitorService", plan.monitor_service)
     health = _service_deployment(HealthService, "HealthService", plan.health_service)
     ingress = serve.deployment(Ingress, name="Ingress", **plan.ingress.to_serve())
 
     workers = RayWorkerPool(
         config.runtime.namespace,
-        recording_settings(config.streams.recordings),
+        recording_settings(config.streams.recordings, config.pipelines.data_dir),
         ModelFiles.allowed_by(config.pipelines.models, config.pipelines.data_dir),
     )
     pipelines_node = pipelines.bind(config, workers)
     # Pipeline fps and latency also go to Ray's own metrics, a sink only the graph can build.
     monitor_node = monitor.bind(config, workers, {"ray": RayMetricsSink()})
+    # Media on each node's own disk is reached through that node's agent; a volume every
+    # node mounts is read directly.
+    media = None
+    if not config.streams.media.shared:
+        media = RayMediaNodes(
+            config.runtime.namespace,
+            str(config.streams.recordings.directory),
+            config.pipelines.data_dir,
+            config.monitoring.disk,
+        )
     states = functools.partial(serve_deployment_states, config.runtime.app_name)
     return ingress.bind(
         config,
         pipelines_node,
-        streams.bind(config, workers, monitor_node),
+        streams.bind(config, workers, monitor_node, media, replica_tag),
         monitor_node,
         health.bind(config, pipelines_node, monitor_node, states),
     )

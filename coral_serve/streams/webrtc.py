@@ -35,7 +35,7 @@ from coral_serve.errors import InvalidRequestError, NotFoundError, TooManyError
 from coral_serve.schema.streams import SdpAnswer, SdpOffer
 from coral_serve.streams.fanout import Feed, FeedClosedError, FrameHub, FrameView
 
-__all__ = ["WebRTCSessions", "codec_preferences", "pin_host_addresses"]
+__all__ = ["WebRTCSessions", "codec_preferences", "pin_host_addresses", "session_owner"]
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +126,13 @@ class ViewerSession:
     """One browser's peer connection; closes itself when the peer or the pipeline goes."""
 
     def __init__(
-        self, pipeline_id: str, configuration: RTCConfiguration, on_end: Callable[[str], None]
+        self,
+        session_id: str,
+        pipeline_id: str,
+        configuration: RTCConfiguration,
+        on_end: Callable[[str], None],
     ) -> None:
-        self.id = uuid.uuid4().hex
+        self.id = session_id
         self.pipeline_id = pipeline_id
         self._pc = RTCPeerConnection(configuration)
         self._on_end = on_end
@@ -200,12 +204,18 @@ class ViewerSession:
         await self.close()
 
 
+def session_owner(session_id: str) -> str:
+    """The tag of the replica holding a session: ids are `<replica tag>-<32 hex digits>`."""
+    return session_id.partition("-")[0]
+
+
 class WebRTCSessions:
     """The viewer sessions of one replica, within the configured limits."""
 
-    def __init__(self, config: WebRTCConfig, hub: FrameHub) -> None:
+    def __init__(self, config: WebRTCConfig, hub: FrameHub, owner: str) -> None:
         self._config = config
         self._hub = hub
+        self._owner = owner
         servers = config.ice_config().ice_servers
         # An explicit empty list: aiortc falls back to a public STUN server on None.
         self._rtc = RTCConfiguration(
@@ -227,7 +237,8 @@ class WebRTCSessions:
         if not self._config.enabled:
             raise NotFoundError("WebRTC is disabled (streams.webrtc.enabled); use MJPEG")
         self._check_limits(pipeline_id)
-        session = ViewerSession(pipeline_id, self._rtc, self._forget)
+        session_id = f"{self._owner}-{uuid.uuid4().hex}"
+        session = ViewerSession(session_id, pipeline_id, self._rtc, self._forget)
         self._sessions[session.id] = session  # counts against the limits from now on
         try:
             feed = await self._hub.require(pipeline_id)
@@ -241,7 +252,9 @@ class WebRTCSessions:
     async def close(self, session_id: str) -> None:
         session = self._sessions.get(session_id)
         if session is None:
-            raise NotFoundError(f"no viewer session {session_id!r} on this replica")
+            raise NotFoundError(
+                f"no viewer session {session_id!r} (closed, or its replica has gone)"
+            )
         await session.close()
 
     async def close_all(self) -> None:

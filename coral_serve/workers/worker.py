@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from coral_serve.config.streams import node_path
 from coral_serve.engine.engine import PipelineEngine
 from coral_serve.engine.model import ModelFiles
 from coral_serve.engine.recorder import RecordingSettings, SegmentRecorder
@@ -52,7 +52,7 @@ class PipelineWorker:
             log.warning("pipeline %s asks to record but its pool has no recordings dir", spec.name)
             return None
         return SegmentRecorder(
-            Path(recordings.directory) / self.pipeline_id,
+            node_path(recordings.directory, recordings.data_dir) / self.pipeline_id,
             spec.outputs.segment_seconds or recordings.segment_seconds,
             name=f"coral-{spec.name}",
         )

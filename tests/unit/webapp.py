@@ -38,7 +38,7 @@ async def running_app(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, object]]]:
     """Start every service in-process, serve the web app over ASGI, stop them after."""
     workers = LocalWorkerPool(
-        recording_settings(config.streams.recordings),
+        recording_settings(config.streams.recordings, config.pipelines.data_dir),
         ModelFiles.allowed_by(config.pipelines.models, config.pipelines.data_dir),
     )
     pipelines = PipelineService(config, workers)

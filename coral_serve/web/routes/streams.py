@@ -19,7 +19,13 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/streams", tags=["streams"])
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-SessionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Viewer session id.")]
+SessionId = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9a-z]{1,32}-[0-9a-f]{32}$",
+        description="Viewer session id: the tag of the replica holding it, '-', 32 hex digits.",
+    ),
+]
 # Live frames must never be cached; the ICE config may carry a TURN credential.
 _NO_STORE = {"Cache-Control": "no-store"}
 # How long a new MJPEG stream waits for its first frame, and each later call for the next.
@@ -65,7 +71,7 @@ async def open_webrtc(
 @router.delete(
     "/sessions/{session_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": "No such session on this replica"}},
+    responses={404: {"description": "No such session"}},
     summary="Close a WebRTC viewer session",
     dependencies=[Depends(require_role(Role.viewer))],
 )

@@ -179,7 +179,7 @@ async def test_unusable_offers_are_422_and_unknown_ids_404(tmp_path, video) -> N
         assert "video" in no_video.json()["detail"]
         unknown = await client.post(f"{STREAMS}/0123abcd/webrtc", json=offer)
         assert unknown.status_code == 404 and "not running" in unknown.json()["detail"]
-        missing = await client.delete(f"{STREAMS}/sessions/{'0' * 32}")
+        missing = await client.delete(f"{STREAMS}/sessions/gone-{'0' * 32}")
         assert missing.status_code == 404
         assert await services["streams"].session_count() == 0
         await data_only.close()
