@@ -26,6 +26,7 @@ from coral_serve.errors import (
 )
 from coral_serve.schema.changes import PipelineUpdate, SpecChange, merge_patch, spec_changes
 from coral_serve.schema.checks import CheckResult
+from coral_serve.schema.feed import ViewChanges
 from coral_serve.schema.records import PipelineEvent, PipelineRecord
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.state import DesiredState, Origin
@@ -36,6 +37,7 @@ from coral_serve.services.outbound import check_outbound
 from coral_serve.services.reconciler import STATUS_MAX_AGE, Reconciler
 from coral_serve.services.secret_file import URL_SIGNING_SECRET_FILE, read_or_create_secret
 from coral_serve.services.sources import check_source
+from coral_serve.services.view_feed import ViewFeed
 from coral_serve.store.database import open_database
 from coral_serve.store.pipelines import (
     PipelineStore,
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 
 # Seconds between two prunings of the event log by the reconcile loop.
 _PRUNE_INTERVAL = 60.0
+# Longest wait of one `watch` call.
+_MAX_WATCH_SECONDS = 30.0
 _DECLARED_NAMESPACE = uuid.UUID("6f0d3a52-55a4-4c3e-9a51-c0a1c0a01000")
 
 
@@ -81,6 +85,7 @@ class PipelineService:
         self._loop_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._live = Fresh(self._workers.live, STATUS_MAX_AGE)
+        self._feed = ViewFeed()
 
     async def start(self) -> None:
         self._db = await open_database(self._store_path)
@@ -118,19 +123,39 @@ class PipelineService:
 
     async def list(self) -> list[PipelineView]:
         store, reconciler = self._ready()
+        read_at = self._feed.version
         records = await store.list()
         live = await self._live.get()
         statuses = await asyncio.gather(
             *(reconciler.status(record, record.id in live) for record in records)
         )
         views = [PipelineView.of(r, s) for r, s in zip(records, statuses, strict=True)]
-        return views + [PipelineView.of_broken(row) for row in await store.broken()]
+        views += [PipelineView.of_broken(row) for row in await store.broken()]
+        self._feed.replace(views, read_at)
+        return views
 
     async def get(self, pipeline_id: str) -> PipelineView:
         _, reconciler = self._ready()
+        read_at = self._feed.version
         record = await self._record(pipeline_id)
         alive = pipeline_id in await self._live.get()
-        return PipelineView.of(record, await reconciler.status(record, alive))
+        view = PipelineView.of(record, await reconciler.status(record, alive))
+        self._feed.publish([view], read_at)  # every write answers with a get
+        return view
+
+    async def watch(self, epoch: str = "", since: int = 0, timeout: float = 0.0) -> ViewChanges:
+        """Views changed after version `since` of `epoch` (every view for an unknown one).
+
+        Waits up to `timeout` seconds for a change; when none comes, reads every status
+        afresh and answers with what that changed. Ingress replicas long-poll this, so the
+        workers are asked once per `timeout` however many reads the API serves.
+        """
+        timeout = min(max(timeout, 0.0), _MAX_WATCH_SECONDS)
+        if self._feed.settling:  # a pipeline on its way to a state: look again soon
+            timeout = min(timeout, STATUS_MAX_AGE)
+        if not self._feed.primed or (timeout and not await self._feed.wait(epoch, since, timeout)):
+            await self.list()
+        return self._feed.changes(epoch, since)
 
     async def pause(self, pipeline_id: str) -> PipelineView:
         return await self._set_desired(pipeline_id, DesiredState.paused, "paused", "pause")
@@ -180,6 +205,7 @@ class PipelineService:
             )
         async with self._writing(), reconciler.lock(pipeline_id):
             removed = await store.delete(pipeline_id)
+            self._feed.remove(pipeline_id)
             await self._workers.kill(pipeline_id)
             await self._downloader.remove(pipeline_id)
             await self._prune_events()  # its events go with it
@@ -432,6 +458,7 @@ class PipelineService:
         while True:
             try:
                 await reconciler.reconcile()
+                await self.list()  # publishes what the pass changed to the ingress replicas
                 if time.monotonic() - pruned_at >= _PRUNE_INTERVAL:
                     pruned_at = time.monotonic()
                     await self._prune_events()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -27,27 +30,41 @@ from coral_serve.web.routes import (
     schema,
     sources,
     streams,
+    watch,
 )
 from coral_serve.web.routes.ui import mount_ui
 from coral_serve.web.services import Services
+from coral_serve.web.snapshot import PipelineSnapshot, SnapshotWritesMiddleware
 
 __all__ = ["create_web_app"]
 
 
 def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
     """Assemble routers, error handling, CORS and static mounts for one ingress replica."""
+    # List and status reads are answered from this replica's copy of the views, which
+    # PipelineService refreshes as often as the monitor polls the workers.
+    snapshot = PipelineSnapshot(services.pipelines, config.monitoring.poll_interval)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await snapshot.stop()
+
     app = FastAPI(
         title="coral_serve",
         version=__version__,
         description="Control plane for edge video-inference pipelines.",
+        lifespan=lifespan,
     )
     app.state.config = config
+    app.state.snapshot = snapshot
     app.state.services = services
     install_error_handlers(app)
     document_errors(app)
     app.state.authenticator = Authenticator(
         config.http.auth, key_source=lambda: services.pipelines.call("url_signing_secret")
     )
+    app.add_middleware(SnapshotWritesMiddleware, snapshot=snapshot)
     # Added first, so they run inside CORS: a 401 still carries the CORS headers.
     app.add_middleware(AuthMiddleware, authenticator=app.state.authenticator)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.http.max_body_bytes)
@@ -73,6 +90,7 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
     app.include_router(sources.router)
     app.include_router(recordings.router)
     app.include_router(plugins.router)
+    app.include_router(watch.router)
     for mount in config.http.static_mounts:
         files = Guarded(StaticFiles(directory=mount.directory), require_role(Role.viewer))
         app.mount(mount.path, files, name=f"static:{mount.path}")
