@@ -5,7 +5,6 @@ Ingress (FastAPI) ── PipelineService, StreamService, MonitorService, HealthS
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from typing import Any
 
@@ -20,30 +19,15 @@ from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
 from coral_serve.services.stream import StreamService
+from coral_serve.serving.ingress import Ingress
 from coral_serve.serving.media_nodes import RayMediaNodes
 from coral_serve.serving.session_router import replica_tag, session_routing
+from coral_serve.serving.states import serve_deployment_states
 from coral_serve.sinks.ray_metrics import RayMetricsSink
 from coral_serve.streams.recordings import recording_settings
-from coral_serve.web import Services, create_web_app
 from coral_serve.workers.ray_pool import RayWorkerPool
 
-__all__ = ["bind_graph", "serve_deployment_states"]
-
-
-@serve.ingress()
-class Ingress:
-    """Serves the FastAPI app of `create_web_app` with handles to every service."""
-
-    def __init__(
-        self, config: CoralConfig, pipelines: Any, streams: Any, monitor: Any, health: Any
-    ) -> None:
-        services = Services.wrap(
-            pipelines=pipelines, streams=streams, monitor=monitor, health=health
-        )
-        self._web = create_web_app(config, services)
-
-    def __serve_build_asgi_app__(self) -> Any:
-        return self._web
+__all__ = ["bind_graph"]
 
 
 def _service_deployment(service_cls: type, name: str, options: DeploymentOptions) -> Deployment:
@@ -59,15 +43,6 @@ def _service_deployment(service_cls: type, name: str, options: DeploymentOptions
 
     Replica.__name__ = Replica.__qualname__ = service_cls.__name__
     return serve.deployment(Replica, name=name, **options.to_serve())
-
-
-async def serve_deployment_states(app_name: str) -> dict[str, str]:
-    """Each deployment's state in this application, as Serve's controller reports it."""
-    status = await asyncio.to_thread(serve.status)
-    application = status.applications.get(app_name)
-    if application is None:
-        return {}
-    return {name: str(d.status.value) for name, d in application.deployments.items()}
 
 
 def bind_graph(config: CoralConfig) -> Application:

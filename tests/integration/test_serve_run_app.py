@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -68,3 +69,43 @@ def test_serve_run_coral_serve_app_serves_and_stops(tmp_path: Path) -> None:
             survivors = terminate_and_collect_survivors(process, signal.SIGINT)
     assert survivors == []
     assert (tmp_path / "data" / "coral.db").is_file()
+
+
+# What a replica process of each deployment loads to unpickle its class and arguments, as
+# Serve's replica does, in a fresh interpreter that has Serve's replica module loaded.
+_REPLICA_PROBE = """
+import pickle, sys
+import ray.serve._private.replica
+data = sys.stdin.buffer.read()
+size = int.from_bytes(data[:8], "big")
+pickle.loads(data[8 : 8 + size])
+pickle.loads(data[8 + size :])
+print(" ".join(sorted(sys.modules)))
+"""
+# Libraries only the pipelines and the WebRTC streams need; each costs a replica's start.
+_MEDIA_AND_METRIC_CLIENTS = {"aiortc", "av", "influxdb_client", "onnxruntime"}
+
+
+def _replica_modules(app: Application, deployment: str) -> set[str]:
+    from ray.serve._private.build_app import build_app
+
+    built = build_app(app, name="coral")
+    (replica,) = [d._replica_config for d in built.deployments if d.name == deployment]
+    definition = replica.serialized_deployment_def
+    probe = subprocess.run(
+        [sys.executable, "-c", _REPLICA_PROBE],
+        input=len(definition).to_bytes(8, "big") + definition + replica.serialized_init_args,
+        capture_output=True,
+        check=True,
+    )
+    return set(probe.stdout.decode().split())
+
+
+@pytest.mark.parametrize("deployment", ["Ingress", "HealthService"])
+def test_control_replicas_start_without_media_or_metric_client_libraries(
+    deployment: str,
+) -> None:
+    app = graph.bind_graph(CoralConfig())
+    loaded = _replica_modules(app, deployment)
+    assert "coral_serve.serving.graph" not in loaded  # the graph imports every service
+    assert not loaded & _MEDIA_AND_METRIC_CLIENTS
