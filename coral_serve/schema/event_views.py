@@ -3,12 +3,14 @@ described by `RecordingFile`, like recordings)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import Field
 
 from coral_serve.schema.base import CoralBaseModel
 from coral_serve.schema.events import ObjectEvent
 
-__all__ = ["ObjectEventPage", "StoredObjectEvent"]
+__all__ = ["EventFilter", "ObjectEventPage", "StoredObjectEvent"]
 
 
 class StoredObjectEvent(ObjectEvent):
@@ -28,3 +30,14 @@ class ObjectEventPage(CoralBaseModel):
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` for the next (older) page; null: no more."
     )
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a page holds (every field optional)."""
+
+    pipeline_id: str | None = None
+    label: str | None = None
+    zone: str | None = None
+    after: float | None = None  # start >= after
+    before: float | None = None  # start < before

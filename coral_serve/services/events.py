@@ -34,10 +34,10 @@ from coral_serve.errors import NotFoundError, UnavailableError
 from coral_serve.monitoring.loops import Loops
 from coral_serve.paths import PathRefusedError, confine
 from coral_serve.schema.checks import CheckResult
-from coral_serve.schema.event_views import ObjectEventPage, StoredObjectEvent
+from coral_serve.schema.event_views import EventFilter, ObjectEventPage, StoredObjectEvent
 from coral_serve.schema.events import ClipState, ObjectEvent
 from coral_serve.schema.streams import RecordingFile
-from coral_serve.store.events import EventFilter, EventStore, OnStored
+from coral_serve.store.events import EventStore, OnStored
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
 __all__ = ["READ_BATCH", "TASK_PREFIX", "EventService"]
@@ -162,6 +162,12 @@ class EventService:
         if found is None:
             raise NotFoundError(f"no object event {event_id!r}")
         return found
+
+    async def changed_events(
+        self, pipeline_id: str, since: float, limit: int = 100
+    ) -> list[StoredObjectEvent]:
+        """A pipeline's events stored or changed after `since` (their `updated`)."""
+        return await self.store.changed(pipeline_id, since, limit)
 
     async def delete_event(self, event_id: str) -> None:
         """Remove the event and its snapshot, crop and clip."""

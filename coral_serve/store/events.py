@@ -13,19 +13,17 @@ import binascii
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
 from coral_serve.errors import InvalidRequestError
-from coral_serve.schema.event_views import ObjectEventPage, StoredObjectEvent
+from coral_serve.schema.event_views import EventFilter, ObjectEventPage, StoredObjectEvent
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
 from coral_serve.store.database import open_database, transaction
 
 __all__ = [
     "EVENT_MIGRATIONS",
-    "EventFilter",
     "EventStore",
     "OnStored",
     "decode_cursor",
@@ -52,6 +50,7 @@ EVENT_MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX object_events_by_start ON object_events (start DESC, id DESC);
     CREATE INDEX object_events_by_pipeline ON object_events (pipeline_id, start DESC, id DESC);
     CREATE INDEX object_events_by_label ON object_events (label, start DESC, id DESC);
+    CREATE INDEX object_events_by_change ON object_events (pipeline_id, updated);
     CREATE INDEX object_events_open ON object_events (pipeline_id, generation) WHERE end IS NULL;
     CREATE TABLE object_event_zones (
         event_id TEXT NOT NULL REFERENCES object_events (id) ON DELETE CASCADE,
@@ -73,15 +72,6 @@ _COLUMNS = "body, generation, updated, ended_by"
 # Called inside the transaction that stores a revision: an outbox row written there
 # commits with it or not at all.
 OnStored = Callable[[aiosqlite.Connection, ObjectEvent], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    pipeline_id: str | None = None
-    label: str | None = None
-    zone: str | None = None
-    after: float | None = None  # start >= after
-    before: float | None = None  # start < before
 
 
 def encode_cursor(start: float, event_id: str) -> str:
@@ -284,6 +274,16 @@ class EventStore:
 
     async def get(self, event_id: str) -> StoredObjectEvent | None:
         return await self._get(event_id)
+
+    async def changed(self, pipeline_id: str, since: float, limit: int) -> list[StoredObjectEvent]:
+        """A pipeline's events stored or changed after `since` (`updated`), oldest change
+        first: what a live stream sends next."""
+        async with self.db.execute(
+            f"SELECT {_COLUMNS} FROM object_events WHERE pipeline_id = ? AND updated > ?"
+            " ORDER BY updated LIMIT ?",
+            (pipeline_id, since, limit),
+        ) as rows:
+            return [_stored(row) for row in await rows.fetchall()]
 
     async def known(self, event_ids: Sequence[str]) -> set[str]:
         """Which of these ids are stored."""

@@ -12,9 +12,9 @@ import pytest
 
 from coral_serve.engine.event_media import event_media_path
 from coral_serve.errors import InvalidRequestError
+from coral_serve.schema.event_views import EventFilter
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
 from coral_serve.services.events import READ_BATCH, EventService
-from coral_serve.store.events import EventFilter
 from tests.unit.object_events import (
     T0,
     ScriptedPool,

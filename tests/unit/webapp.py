@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from coral_serve.config import ConfigSources, CoralConfig, load_config
 from coral_serve.engine.model import ModelFiles
+from coral_serve.services.events import EventService
 from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
@@ -26,9 +27,11 @@ from tests.conftest import EXAMPLES_DIR, shared_dir
 
 def make_config(tmp_path: Path, *sets: str) -> CoralConfig:
     """The dev defaults without the demo pipeline (tests count their pipelines), with the
-    models of examples/ and ../shared as model roots."""
+    models of examples/ and ../shared as model roots, and without admission control (tests
+    send bursts from one address; tests/unit/test_admission.py turns it on)."""
     models = f"pipelines.models.roots=[{EXAMPLES_DIR / 'models'},{shared_dir() / 'models'}]"
-    sets = (f"pipelines.data_dir={tmp_path}", "demo=none", models, *sets)
+    admission = "http.admission.enabled=false"
+    sets = (f"pipelines.data_dir={tmp_path}", "demo=none", models, admission, *sets)
     return load_config(ConfigSources(sets=list(sets), environ={}))
 
 
@@ -45,11 +48,15 @@ async def running_app(
     monitor = MonitorService(config, workers)
     streams = StreamService(config, workers, monitor)
     health = HealthService(config, pipelines, monitor)
-    started = [pipelines, monitor, streams, health, *extra]
+    events = EventService(config, workers)
+    started = [pipelines, monitor, streams, health, events, *extra]
     for service in started:
         await service.start()  # type: ignore[attr-defined]
     app = create_web_app(
-        config, Services.wrap(pipelines=pipelines, streams=streams, monitor=monitor, health=health)
+        config,
+        Services.wrap(
+            pipelines=pipelines, streams=streams, monitor=monitor, health=health, events=events
+        ),
     )
     transport = httpx.ASGITransport(app=app)
     services = {
@@ -57,6 +64,7 @@ async def running_app(
         "streams": streams,
         "monitor": monitor,
         "health": health,
+        "events": events,
         "app": app,
     }
     try:

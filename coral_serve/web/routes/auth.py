@@ -22,9 +22,10 @@ class WhoAmI(BaseModel):
 
 class SignRequest(BaseModel):
     path: str = Field(
-        pattern=r"^/api/v1/(recordings|streams)/[A-Za-z0-9._~/-]+$",
+        pattern=r"^/api/v1/(recordings|streams|events)/[A-Za-z0-9._~/-]+$",
         max_length=512,
-        description="Media path to sign (a recording file, MJPEG stream or snapshot).",
+        description="Media path to sign (a recording file, MJPEG stream, snapshot, or an "
+        "object event's clip or snapshot).",
     )
 
 

@@ -6,19 +6,14 @@ is the one place that decides what names a file, so traversal attempts get its 4
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from email.utils import formatdate
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from coral_serve.config.http import Role
-from coral_serve.errors import CoralError
 from coral_serve.schema.streams import RecordingFile, RecordingSegment
-from coral_serve.streams.errors import RangeNotSatisfiableError
-from coral_serve.streams.ranges import byte_range
-from coral_serve.web.errors import error_response
+from coral_serve.web.media import file_response
 from coral_serve.web.roles import require_role
 from coral_serve.web.services import Services, get_services
 
@@ -28,7 +23,6 @@ router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 _MP4 = "video/mp4"
-_CHUNK = 1 << 20
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Not a pipeline id and segment name"},
     404: {"description": "No such recording"},
@@ -74,31 +68,11 @@ async def get_recording(
     pipeline_id: str, segment: str, request: Request, services: ServicesDep
 ) -> Response:
     file: RecordingFile = await services.streams.call("recording_file", pipeline_id, segment)
-    headers = {
-        "Accept-Ranges": "bytes",
-        "ETag": file.etag,
-        "Last-Modified": formatdate(file.modified, usegmt=True),
-    }
-    if file.etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    wanted = request.headers.get("range")
-    if request.headers.get("if-range", file.etag) != file.etag:
-        wanted = None  # the client's partial copy is of another file: send it whole
-    try:
-        span = byte_range(wanted, file.size)
-    except RangeNotSatisfiableError as exc:
-        response = error_response(exc.status, exc.detail, exc.error)
-        response.headers["Content-Range"] = f"bytes */{file.size}"
-        return response
-    code = status.HTTP_200_OK
-    first, last = 0, file.size - 1
-    if span is not None:
-        code = status.HTTP_206_PARTIAL_CONTENT
-        first, last = span
-        headers["Content-Range"] = f"bytes {first}-{last}/{file.size}"
-    headers["Content-Length"] = str(last - first + 1)
-    body = _chunks(services, pipeline_id, segment, first, last)
-    return StreamingResponse(body, status_code=code, media_type=_MP4, headers=headers)
+
+    async def read(offset: int, length: int) -> bytes:
+        return await services.streams.call("read_recording", pipeline_id, segment, offset, length)
+
+    return file_response(request, file, read, _MP4)
 
 
 @router.delete(
@@ -111,20 +85,3 @@ async def get_recording(
 async def delete_recording(pipeline_id: str, segment: str, services: ServicesDep) -> Response:
     await services.streams.call("delete_recording", pipeline_id, segment)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-async def _chunks(
-    services: Services, pipeline_id: str, segment: str, first: int, last: int
-) -> AsyncIterator[bytes]:
-    offset = first
-    while offset <= last:
-        try:
-            data: bytes = await services.streams.call(
-                "read_recording", pipeline_id, segment, offset, min(_CHUNK, last - offset + 1)
-            )
-        except CoralError:
-            return  # deleted while being sent: the body ends short, as a client can tell
-        if not data:
-            return
-        yield data
-        offset += len(data)
