@@ -89,10 +89,14 @@ class DeploymentsConfig(CoralBaseModel):
     health_service: DeploymentOptions = Field(
         default_factory=DeploymentOptions, description="HealthService."
     )
+    event_service: DeploymentOptions = Field(
+        default_factory=DeploymentOptions,
+        description="EventService (owns the object-event store; keep at one replica).",
+    )
 
     @model_validator(mode="after")
     def _singletons(self) -> DeploymentsConfig:
-        for name in ("pipeline_service", "monitor_service"):
+        for name in ("pipeline_service", "monitor_service", "event_service"):
             options: DeploymentOptions = getattr(self, name)
             if options.autoscaling is not None or options.num_replicas != 1:
                 raise ValueError(f"{name} owns shared state and must run exactly one replica")

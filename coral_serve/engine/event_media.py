@@ -95,6 +95,14 @@ class _ClipMark:
     end: float | None = None
 
 
+@dataclass(frozen=True)
+class _EndAll:
+    """End every open clip now, with the video it holds (the pipeline stops)."""
+
+
+_Item = _Frame | _Snapshot | _ClipMark | _EndAll
+
+
 @dataclass
 class _Tracked:
     """What the writer remembers of an event between its revisions."""
@@ -199,7 +207,7 @@ class EventMediaWriter:
         self._tracked: dict[str, _Tracked] = {}
         self._finished: list[tuple[str, ClipState, str | None]] = []
         self._lock = threading.Lock()
-        self._queue: queue.Queue[_Frame | _Snapshot | _ClipMark | None] = queue.Queue()
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._closed = False
         # Owned by the media thread:
         self._encoder: _Encoder | None = None
@@ -224,6 +232,16 @@ class EventMediaWriter:
             self._offer(_Frame(image.copy(), timestamp))
         return out + self._clip_revisions()
 
+    def on_stop(self, revisions: list[ObjectEvent]) -> list[ObjectEvent]:
+        """The pipeline stops (or its file ends) with these events open: their clips end
+        with the video there is, and each ready clip is reported by one more revision."""
+        if self._closed:
+            return revisions
+        out = [self._mark(None, revision) for revision in revisions]
+        self._offer(_EndAll())
+        self.flush()
+        return out + self._clip_revisions()
+
     def flush(self) -> None:
         """Wait until every item queued so far is handled (a worker stopping, a test)."""
         self._queue.join()
@@ -239,9 +257,9 @@ class EventMediaWriter:
     def status(self) -> dict[str, int]:
         return {"dropped": self.dropped, "errors": self.errors, "open_clips": len(self._clips)}
 
-    def _mark(self, image: np.ndarray, revision: ObjectEvent) -> ObjectEvent:
+    def _mark(self, image: np.ndarray | None, revision: ObjectEvent) -> ObjectEvent:
         tracked = self._tracked.setdefault(revision.id, _Tracked())
-        if self._spec.snapshot and revision.best_score > tracked.best_score:
+        if image is not None and self._spec.snapshot and revision.best_score > tracked.best_score:
             x1, y1, x2, y2 = (round(v) for v in revision.box)
             if self._offer(_Snapshot(revision.id, image.copy(), (x1, y1, x2, y2))):
                 tracked.has_snapshot = True
@@ -283,11 +301,12 @@ class EventMediaWriter:
                 )
         return made
 
-    def _offer(self, item: _Frame | _Snapshot | _ClipMark) -> bool:
+    def _offer(self, item: _Item) -> bool:
         """Queue an item without waiting. A frame or snapshot (the heavy items) is dropped
         while the thread is behind; a clip mark always goes in (it is small and losing it
         would lose a clip)."""
-        if not isinstance(item, _ClipMark) and self._queue.qsize() >= _QUEUE_ITEMS:
+        heavy = isinstance(item, _Frame | _Snapshot)
+        if heavy and self._queue.qsize() >= _QUEUE_ITEMS:
             self.dropped += 1
             if self.dropped == 1:
                 log.warning("event media of %s cannot keep up; dropping frames", self.directory)
@@ -307,9 +326,9 @@ class EventMediaWriter:
             if item is None:
                 return
 
-    def _handle(self, item: _Frame | _Snapshot | _ClipMark | None) -> None:
+    def _handle(self, item: _Item | None) -> None:
         try:
-            if item is None:
+            if item is None or isinstance(item, _EndAll):
                 for clip in list(self._clips.values()):
                     self._end_clip(clip)
             elif isinstance(item, _Frame):

@@ -1,6 +1,6 @@
 """`bind_graph(config)`: the Ray Serve graph; it reads like the graph.
 
-Ingress (FastAPI) ── PipelineService, StreamService, MonitorService, HealthService
+Ingress (FastAPI) ── PipelineService, StreamService, MonitorService, HealthService, EventService
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ray.serve.deployment import Deployment
 from coral_serve.config import CoralConfig
 from coral_serve.config.deployments import DeploymentOptions
 from coral_serve.engine.model import ModelFiles
+from coral_serve.services.events import EventService
 from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
@@ -55,6 +56,7 @@ def bind_graph(config: CoralConfig) -> Application:
     )
     monitor = _service_deployment(MonitorService, "MonitorService", plan.monitor_service)
     health = _service_deployment(HealthService, "HealthService", plan.health_service)
+    events = _service_deployment(EventService, "EventService", plan.event_service)
     ingress = serve.deployment(Ingress, name="Ingress", **plan.ingress.to_serve())
 
     workers = RayWorkerPool(
@@ -82,4 +84,5 @@ def bind_graph(config: CoralConfig) -> Application:
         streams.bind(config, workers, monitor_node, media, replica_tag),
         monitor_node,
         health.bind(config, pipelines_node, monitor_node, states),
+        events.bind(config, workers),
     )

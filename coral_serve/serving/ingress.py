@@ -19,10 +19,16 @@ class Ingress:
     """Serves the FastAPI app of `create_web_app` with handles to every service."""
 
     def __init__(
-        self, config: CoralConfig, pipelines: Any, streams: Any, monitor: Any, health: Any
+        self,
+        config: CoralConfig,
+        pipelines: Any,
+        streams: Any,
+        monitor: Any,
+        health: Any,
+        events: Any,
     ) -> None:
         services = Services.wrap(
-            pipelines=pipelines, streams=streams, monitor=monitor, health=health
+            pipelines=pipelines, streams=streams, monitor=monitor, health=health, events=events
         )
         self._web = create_web_app(config, services)
 

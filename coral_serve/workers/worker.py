@@ -8,6 +8,7 @@ from typing import Any
 
 from coral_serve.config.streams import node_path
 from coral_serve.engine.engine import PipelineEngine
+from coral_serve.engine.event_media import EventMediaWriter, event_media_dir
 from coral_serve.engine.model import ModelFiles
 from coral_serve.engine.recorder import RecordingSettings, SegmentRecorder
 from coral_serve.logs import mask_handlers
@@ -35,12 +36,14 @@ class PipelineWorker:
         self.generation = generation
         self._recordings = recordings
         self._recorder = self._make_recorder(spec)
+        self._event_media = self._make_event_media(spec)
         self._engine = PipelineEngine(
             spec,
             recorder=self._recorder,
             paused=paused,
             model_files=model_files,
             pipeline_id=pipeline_id,
+            event_media=self._event_media,
         )
         self._engine.start()
 
@@ -56,6 +59,18 @@ class PipelineWorker:
             spec.outputs.segment_seconds or recordings.segment_seconds,
             name=f"coral-{spec.name}",
         )
+
+    def _make_event_media(self, spec: PipelineSpec) -> EventMediaWriter | None:
+        """Snapshots and clips of object events, under the node's `<data_dir>/events`."""
+        events = spec.analytics.events
+        if not events.enabled or not (events.snapshot or events.clip):
+            return None
+        data_dir = self._recordings.data_dir if self._recordings is not None else None
+        if data_dir is None:
+            log.warning("pipeline %s keeps event media but its pool has no data dir", spec.name)
+            return None
+        root = node_path(event_media_dir(data_dir), data_dir)
+        return EventMediaWriter(root / self.pipeline_id, events, name=f"coral-{spec.name}")
 
     def update(self, spec: PipelineSpec) -> None:
         """Apply a change of hot fields only, in place: same worker, no frame lost.
@@ -81,6 +96,8 @@ class PipelineWorker:
         status = {**self._engine.status(), "generation": self.generation}
         if self._recorder is not None:
             status["recording"] = self._recorder.status()
+        if self._event_media is not None:
+            status["event_media"] = self._event_media.status()
         return status
 
     def pause(self) -> None:
@@ -93,6 +110,8 @@ class PipelineWorker:
         self._engine.stop()
         if self._recorder is not None:
             self._recorder.close()  # keeps the segment recorded so far
+        if self._event_media is not None:
+            self._event_media.close()
 
     def latest_frame(self) -> tuple[int, float, bytes] | None:
         return self._engine.latest_frame()

@@ -117,3 +117,14 @@ def test_a_worse_score_keeps_the_earlier_snapshot(writer, tmp_path: Path) -> Non
 def test_media_paths_refuse_ids_that_could_leave_the_root(pipeline_id, event_id) -> None:
     with pytest.raises(ValueError):
         event_media_path("/data", pipeline_id, event_id, "clip")
+
+
+def test_a_stop_ends_open_clips_with_the_video_there_is(writer, tmp_path: Path) -> None:
+    reported = _play(writer, 40, {30: _revision(EventPhase.start, 1, 0.6)})
+    ended = writer.on_stop([_revision(EventPhase.end, 2, 0.6, end=T0 + 3.9)])
+
+    assert [r.clip for r in reported + ended] == [ClipState.pending] * 2 + [ClipState.ready]
+    assert ended[-1].revision == 3
+    with av.open(str(event_media_path(tmp_path, "cam-1", EVENT_ID, "clip"))) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == pytest.approx(20, abs=1)  # from the keyframe at 2.0 s to the last frame
