@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import av
+import cv2
 import httpx
+import numpy as np
 import psutil
 import pytest
 
@@ -69,6 +72,38 @@ def overrides(tmp_path: Path, video: Path) -> list[str]:
     ]
 
 
+# The lower two thirds of vtest's frame: the plaza people walk across.
+PLAZA_EVENTS = {
+    "zones": [{"name": "plaza", "polygon": [[0, 0.33], [1, 0.33], [1, 1], [0, 1]]}],
+    "events": {"clip": True, "pre_capture": 1, "post_capture": 1, "end_after_seconds": 0.5},
+}
+
+
+def check_object_events(server: Server, pipeline_id: str, tmp_path: Path) -> None:
+    """People on the plaza become object events with a snapshot and a playable clip."""
+
+    def ready() -> list[dict[str, Any]]:
+        page = server.client.get("/api/v1/events", params={"pipeline_id": pipeline_id}).json()
+        return [e for e in page["events"] if e["clip"] == "ready"]
+
+    event = wait_until(ready, bool)[0]
+    assert event["label"] == "person" and "plaza" in event["zones"] and event["has_snapshot"]
+    snapshot = server.client.get(f"/api/v1/events/{event['id']}/snapshot.jpg")
+    assert snapshot.headers["content-type"] == "image/jpeg"
+    image = cv2.imdecode(np.frombuffer(snapshot.content, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (576, 768, 3)
+    clip = server.client.get(f"/api/v1/events/{event['id']}/clip.mp4")
+    assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp4"
+    (tmp_path / "clip.mp4").write_bytes(clip.content)
+    with av.open(str(tmp_path / "clip.mp4")) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        duration = container.duration / av.time_base
+        frames = sum(1 for _ in container.decode(video=0))
+    # From the keyframe before start - pre_capture to end + post_capture (1 s each).
+    longest = event["end"] - event["start"] + 2 + 1
+    assert 1.0 <= duration <= longest and frames >= 5, (duration, event)
+
+
 def test_nanodet_through_the_whole_stack_and_restart_policies(tmp_path: Path, video: Path) -> None:
     model = shared_file("models", "nanodet-g-416.onnx")
     with control_plane(tmp_path, overrides(tmp_path, video)) as server:
@@ -77,6 +112,7 @@ def test_nanodet_through_the_whole_stack_and_restart_policies(tmp_path: Path, vi
             "source": {"uri": str(video), "loop": True},
             "model": {"path": str(model), "decoder": "nanodet", "threads": 1},
             "resources": {"num_cpus": 0.5},
+            "analytics": PLAZA_EVENTS,
         }
         created = server.client.post(API, json=spec)
         assert created.status_code == 201, created.text
@@ -92,6 +128,7 @@ def test_nanodet_through_the_whole_stack_and_restart_policies(tmp_path: Path, vi
         for result in results:
             persons = [d for d in result["detections"] if d["class"] == "person"]
             assert len(persons) >= 2, result
+        check_object_events(server, plaza, tmp_path)
         assert server.client.get(f"{API}/missing").status_code == 404
         assert server.client.delete(f"{API}/{plaza}").status_code == 204
         wait_until(worker_processes, lambda procs: not procs)
