@@ -8,6 +8,7 @@ from enum import Enum
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from coral_serve.config.admission import AdmissionConfig
 from coral_serve.schema.base import CoralBaseModel
 
 __all__ = ["AuthConfig", "AuthMode", "HttpConfig", "Role", "StaticMount", "TokenConfig"]
@@ -106,6 +107,9 @@ class HttpConfig(CoralBaseModel):
     )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted, in bytes."
+    )
+    admission: AdmissionConfig = Field(
+        default_factory=AdmissionConfig, description="Per-client request limits."
     )
 
     @field_validator("cors_origins")

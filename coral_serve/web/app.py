@@ -10,8 +10,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from coral_serve.config import CoralConfig
-from coral_serve.config.http import Role
+from coral_serve.config.http import AuthMode, Role
 from coral_serve.version import __version__
+from coral_serve.web.admission import AdmissionMiddleware
 from coral_serve.web.auth import Authenticator, AuthMiddleware
 from coral_serve.web.errors import install_error_handlers
 from coral_serve.web.http_metrics import install_http_metrics
@@ -65,6 +66,7 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
         config.http.auth, key_source=lambda: services.pipelines.call("url_signing_secret")
     )
     app.add_middleware(SnapshotWritesMiddleware, snapshot=snapshot)
+    _add_admission(app, config)
     # Added first, so they run inside CORS: a 401 still carries the CORS headers.
     app.add_middleware(AuthMiddleware, authenticator=app.state.authenticator)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.http.max_body_bytes)
@@ -97,3 +99,13 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
     app.state.plugins = mount_plugins(app, config, services)
     mount_ui(app, config, app.state.plugins)
     return app
+
+
+def _add_admission(app: FastAPI, config: CoralConfig) -> None:
+    """Inside authentication, which tells the client a request's budget belongs to."""
+    admission = config.http.admission
+    if not admission.enabled:
+        return
+    auth = config.http.auth
+    names = frozenset(t.name for t in auth.tokens) if auth.mode is AuthMode.token else frozenset()
+    app.add_middleware(AdmissionMiddleware, config=admission, token_names=names)

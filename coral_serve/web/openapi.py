@@ -33,8 +33,11 @@ def document_errors(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            secured = app.state.config.http.auth.mode is AuthMode.token
-            _document(generate(), _requirements(app), secured)
+            http = app.state.config.http
+            secured = http.auth.mode is AuthMode.token
+            admission = http.admission
+            unlimited = frozenset(admission.exempt_paths) if admission.enabled else None
+            _document(generate(), _requirements(app), secured, unlimited)
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -53,7 +56,13 @@ def _requirements(app: FastAPI) -> Requirements:
     }
 
 
-def _document(schema: dict[str, Any], requirements: Requirements, secured: bool) -> None:
+def _document(
+    schema: dict[str, Any],
+    requirements: Requirements,
+    secured: bool,
+    unlimited: frozenset[str] | None,
+) -> None:
+    """`unlimited`: the paths admission control exempts; None when it is off."""
     schema.setdefault("components", {}).setdefault("securitySchemes", {})[_BEARER] = {
         "type": "http",
         "scheme": "bearer",
@@ -69,7 +78,8 @@ def _document(schema: dict[str, Any], requirements: Requirements, secured: bool)
         for method, operation in operations.items():
             requirement = requirements.get((path, method.upper()), PUBLIC)
             _document_role(operation, requirement, secured)
-            _document_operation(path, requirement, operation)
+            limited = unlimited is not None and path not in unlimited
+            _document_operation(path, requirement, operation, limited)
 
 
 def _add_model(components: dict[str, Any], model: type[BaseModel]) -> None:
@@ -88,7 +98,9 @@ def _document_role(operation: dict[str, Any], requirement: RoleRequirement, secu
     operation["description"] = f"{text}\n\n{requirement.description}".strip()
 
 
-def _document_operation(path: str, requirement: RoleRequirement, operation: dict[str, Any]) -> None:
+def _document_operation(
+    path: str, requirement: RoleRequirement, operation: dict[str, Any], limited: bool
+) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     statuses = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
     if operation.get("parameters") or "requestBody" in operation:
@@ -103,6 +115,8 @@ def _document_operation(path: str, requirement: RoleRequirement, operation: dict
         statuses.add(503)  # a service or the store is not there
     if "{" in path:
         statuses.add(404)
+    if limited:
+        statuses.add(429)  # admission control
     for status in sorted(statuses):
         entry = responses.setdefault(str(status), {})
         entry.setdefault("description", _DESCRIPTIONS.get(status, "Error"))
@@ -120,6 +134,6 @@ _DESCRIPTIONS = {
     409: "Conflict",
     413: "Request body larger than http.max_body_bytes",
     422: "Invalid request: each bad field with what is wrong",
-    429: "Too many",
+    429: "Too many requests from this client (http.admission): retry after Retry-After seconds",
     503: "A service or the pipeline store is unavailable; retry later",
 }
