@@ -22,12 +22,14 @@ from coral_serve.web.plugins import mount_plugins
 from coral_serve.web.roles import Guarded, require_role
 from coral_serve.web.routes import (
     auth,
+    events,
     health,
     metrics,
     monitor,
     pipelines,
     plugins,
     recordings,
+    results,
     schema,
     sources,
     streams,
@@ -87,6 +89,8 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(monitor.router)
     app.include_router(pipelines.router)
+    app.include_router(results.router)
+    app.include_router(events.router)
     app.include_router(schema.router)
     app.include_router(streams.router)
     app.include_router(sources.router)
