@@ -235,3 +235,28 @@ async def test_media_beyond_its_byte_limit_go_oldest_first_and_the_event_says_so
     assert (trimmed.clip, trimmed.has_snapshot) == (ClipState.deleted, False)
     assert "max_media_bytes" in (trimmed.clip_reason or "")
     assert kept.clip is ClipState.ready
+
+
+async def test_a_service_killed_mid_event_keeps_the_event_and_its_clip(config, outbox) -> None:
+    """The serving process dies while an event is open (its clip still recording); the
+    worker lives on, and a service restarted on the same store gets the rest."""
+    worker = ScriptedWorker("cam-1")
+    event = new_id()
+    worker.emit(revision(event, 1, EventPhase.start, clip=ClipState.pending, has_snapshot=True))
+    killed = await _service(config, ScriptedPool(worker), outbox)
+    await killed.poll()
+    await killed.store.db.close()  # gone without stopping: no shutdown step runs
+
+    worker.emit(
+        revision(event, 2, EventPhase.end, clip=ClipState.pending, has_snapshot=True),
+        revision(event, 3, EventPhase.end, clip=ClipState.ready, has_snapshot=True),
+    )
+    restarted = await _service(config, ScriptedPool(worker), outbox)
+    try:
+        await restarted.poll()
+        stored = await restarted.get_event(event)
+    finally:
+        await restarted.stop()
+    assert (stored.phase, stored.revision, stored.clip) == (EventPhase.end, 3, ClipState.ready)
+    assert stored.ended_by is None  # its own worker ended it
+    assert outbox.keys == [f"{event}:{n}" for n in (1, 2, 3)]
