@@ -35,6 +35,7 @@ async function route() {
   const views = {
     pipelines: () => viewPipelines(root, page),
     pipeline: () => viewPipeline(root, page, id, app),
+    events: () => viewEvents(root, page, app),
     recordings: () => viewRecordings(root, page, app),
     health: () => viewHealth(root, page),
     plugins: () => viewPlugins(root),
