@@ -11,6 +11,7 @@ from coral_serve.config.errors import ConfigError, ConfigProblem
 from coral_serve.config.health import HealthConfig
 from coral_serve.config.http import AuthMode, HttpConfig, Role
 from coral_serve.config.monitoring import MonitoringConfig
+from coral_serve.config.notifications import NotificationsConfig
 from coral_serve.config.pipelines import PipelinesConfig
 from coral_serve.config.plugins import PluginsConfig
 from coral_serve.config.runtime import RuntimeConfig
@@ -34,6 +35,9 @@ class CoralConfig(CoralBaseModel):
     )
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig, description="Metrics and disk quota."
+    )
+    notifications: NotificationsConfig = Field(
+        default_factory=NotificationsConfig, description="Object events out: MQTT, webhooks."
     )
     health: HealthConfig = Field(default_factory=HealthConfig, description="Health probes.")
     ui: UiConfig = Field(default_factory=UiConfig, description="Web UI.")

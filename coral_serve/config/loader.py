@@ -26,6 +26,7 @@ from coral_serve.config.layers import (
     set_layer,
 )
 from coral_serve.config.monitoring import SINK_TYPES
+from coral_serve.config.notifications import NOTIFIER_TYPES
 from coral_serve.schema.redact import SECRET_WORDS
 
 __all__ = ["ConfigSources", "conf_dir", "config_groups", "examples_dir", "load_config"]
@@ -172,7 +173,7 @@ def _problem(error: Mapping[str, Any], origins: Mapping[str, str]) -> ConfigProb
 
 
 def _is_union_tag(part: str) -> bool:
-    return part in SINK_TYPES or part.startswith("function-")
+    return part in SINK_TYPES or part in NOTIFIER_TYPES or part.startswith("function-")
 
 
 def _prefixes(key: str) -> list[str]:

@@ -1,1 +1,1 @@
-"""Entry-point plugins: web plugins, model backends and metric sinks."""
+"""Entry-point plugins: web plugins, model backends, metric sinks and event sinks."""

@@ -34,6 +34,7 @@ PLUGIN_GROUPS: tuple[str, ...] = (
     *WEB_PLUGIN_GROUPS,
     "coral_serve.backends",
     "coral_serve.metric_sinks",
+    "coral_serve.event_sinks",
 )
 
 
