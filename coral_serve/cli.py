@@ -1,4 +1,5 @@
-"""`coral-runtime`: validate and show the descriptor, serve the app, list plugins, deploy."""
+"""`coral-runtime`: validate, show and reload the descriptor, serve the app, operate pipelines,
+list plugins, deploy."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import sys
 from collections.abc import Callable, Iterator
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
 
-from coral_serve.config import ConfigError, ConfigSources, CoralConfig, load_config
+from coral_serve.cli_pipelines import pipelines, print_table, reload_command
 from coral_serve.version import __version__
+
+if TYPE_CHECKING:
+    from coral_serve.config import CoralConfig
 
 __all__ = ["exit_on_config_error", "main"]
 
@@ -24,6 +28,10 @@ CONFIG_ERROR_EXIT = 2
 @contextlib.contextmanager
 def exit_on_config_error() -> Iterator[None]:
     """Print each configuration problem on its own line and exit 2, without a traceback."""
+    # Imported here: the descriptor's schema and Hydra cost a second that `pipelines`
+    # commands, which only talk to the API, do not pay.
+    from coral_serve.config import ConfigError
+
     try:
         yield
     except ConfigError as exc:
@@ -55,6 +63,8 @@ def config_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _load(config_file: Path | None, sets: tuple[str, ...], no_env: bool) -> CoralConfig:
+    from coral_serve.config import ConfigSources, load_config
+
     with exit_on_config_error():
         return load_config(ConfigSources(file=config_file, sets=sets, use_env=not no_env))
 
@@ -109,6 +119,10 @@ def reference() -> None:
     click.echo(render_reference(), nl=False)
 
 
+config.add_command(reload_command)
+main.add_command(pipelines)
+
+
 @main.group()
 def web() -> None:
     """Run the web control plane."""
@@ -152,11 +166,7 @@ def list_plugins(
         (p.name, p.group, p.version, p.distribution, "yes" if p.loaded else "no", p.reason)
         for p in found
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    print_table(rows)
 
 
 @main.group()

@@ -14,8 +14,8 @@ from pydantic import TypeAdapter
 from coral_serve.client.errors import CoralAPIError
 from coral_serve.schema.changes import PipelineUpdate
 from coral_serve.schema.checks import Readiness
+from coral_serve.schema.plans import ApplyPlan, ApplyRequest, ReloadPlan
 from coral_serve.schema.records import PipelineEvent
-from coral_serve.schema.reload import ReloadPlan
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.streams import ProbeRequest, ProbeResult, RecordingSegment
 from coral_serve.schema.views import PipelineStatus, PipelineView
@@ -107,22 +107,35 @@ def create_pipeline(spec: PipelineSpec | dict[str, Any]) -> Call[PipelineView]:
 
 
 def update_pipeline(
-    pipeline_id: str, patch: dict[str, Any], if_match: int | None
+    pipeline_id: str, patch: dict[str, Any], if_match: int | None, dry_run: bool
 ) -> Call[PipelineUpdate]:
     headers = {"Content-Type": MERGE_PATCH, **_if_match(if_match)}
-    return Call("PATCH", _one(pipeline_id), _as(PipelineUpdate), body=patch, headers=headers)
+    return Call(
+        "PATCH",
+        _one(pipeline_id),
+        _as(PipelineUpdate),
+        params={"dry_run": dry_run},
+        body=patch,
+        headers=headers,
+    )
 
 
 def replace_pipeline(
-    pipeline_id: str, spec: PipelineSpec | dict[str, Any], if_match: int | None
+    pipeline_id: str, spec: PipelineSpec | dict[str, Any], if_match: int | None, dry_run: bool
 ) -> Call[PipelineUpdate]:
     return Call(
         "PUT",
         _one(pipeline_id),
         _as(PipelineUpdate),
+        params={"dry_run": dry_run},
         body=_spec_body(spec),
         headers=_if_match(if_match),
     )
+
+
+def apply_pipelines(request: ApplyRequest) -> Call[ApplyPlan]:
+    body = request.model_dump(mode="json")
+    return Call("POST", f"{PIPELINES}/apply", _as(ApplyPlan), body=body)
 
 
 def control(pipeline_id: str, action: str) -> Call[PipelineView]:

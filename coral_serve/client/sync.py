@@ -13,8 +13,8 @@ from coral_serve.client import calls
 from coral_serve.client.calls import Call, connection, finish
 from coral_serve.schema.changes import PipelineUpdate
 from coral_serve.schema.checks import Readiness
+from coral_serve.schema.plans import ApplyPlan, ApplyRequest, ReloadPlan
 from coral_serve.schema.records import PipelineEvent
-from coral_serve.schema.reload import ReloadPlan
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.streams import ProbeRequest, ProbeResult, RecordingSegment
 from coral_serve.schema.views import PipelineStatus, PipelineView
@@ -74,15 +74,30 @@ class CoralClient:
         return self.send(calls.create_pipeline(spec))
 
     def update(
-        self, pipeline_id: str, patch: dict[str, Any], if_match: int | None = None
+        self,
+        pipeline_id: str,
+        patch: dict[str, Any],
+        if_match: int | None = None,
+        dry_run: bool = False,
     ) -> PipelineUpdate:
         """JSON merge patch; `if_match` (a revision) makes a stale write a 412."""
-        return self.send(calls.update_pipeline(pipeline_id, patch, if_match))
+        return self.send(calls.update_pipeline(pipeline_id, patch, if_match, dry_run))
 
     def replace(
-        self, pipeline_id: str, spec: PipelineSpec | dict[str, Any], if_match: int | None = None
+        self,
+        pipeline_id: str,
+        spec: PipelineSpec | dict[str, Any],
+        if_match: int | None = None,
+        dry_run: bool = False,
     ) -> PipelineUpdate:
-        return self.send(calls.replace_pipeline(pipeline_id, spec, if_match))
+        return self.send(calls.replace_pipeline(pipeline_id, spec, if_match, dry_run))
+
+    def apply(
+        self, specs: list[dict[str, Any]], prune: bool = False, dry_run: bool = False
+    ) -> ApplyPlan:
+        """Create or update by name (specs may name a template); see ApplyRequest."""
+        request = ApplyRequest(pipelines=specs, prune=prune, dry_run=dry_run)
+        return self.send(calls.apply_pipelines(request))
 
     def pause(self, pipeline_id: str) -> PipelineView:
         return self.send(calls.control(pipeline_id, "pause"))

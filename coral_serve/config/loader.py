@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from coral_serve.config.descriptor import CoralConfig
 from coral_serve.config.errors import ConfigError, ConfigProblem
 from coral_serve.config.layers import (
+    ENV_PREFIX,
     Layer,
     deep_merge,
     env_layer,
@@ -120,7 +122,11 @@ def load_config(sources: ConfigSources | None = None) -> CoralConfig:
     for origin, key, value in values:
         deep_merge(data, key, value)
         origins[key] = origin
-    return _validate(_resolve(data), origins)
+    config = _validate(_resolve(data), origins)
+    # A reload reads the same layers again, with the CORAL_ variables of this moment.
+    snapshot = {key: value for key, value in environ.items() if key.startswith(ENV_PREFIX)}
+    config.pipelines.keep_sources(dataclasses.replace(sources, environ=snapshot))
+    return config
 
 
 def _compose_defaults(selections: Mapping[str, str]) -> dict[str, Any]:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from coral_serve.schema.base import CoralBaseModel
-from coral_serve.schema.spec import PipelineSpec, RestartPolicy
+from coral_serve.schema.changes import merge_patch
+from coral_serve.schema.spec import NAME_PATTERN, PipelineSpec, RestartPolicy
 from coral_serve.schema.uri import SOURCE_SCHEMES
 
 __all__ = [
@@ -18,7 +26,26 @@ __all__ = [
     "PipelinesConfig",
     "RestartPolicy",
     "SourcePolicy",
+    "resolve_template",
 ]
+
+
+def resolve_template(
+    item: dict[str, Any], templates: dict[str, dict[str, Any]], where: str
+) -> tuple[dict[str, Any], str | None]:
+    """A spec with `template: NAME` as that template deep-merged with the spec's own fields
+    (JSON merge patch: objects merge, lists and values replace, null removes), and the
+    template's name; a spec without one as it is. `where` names the spec in errors."""
+    name = item.get("template")
+    if name is None:
+        return item, None
+    if not isinstance(name, str) or name not in templates:
+        known = ", ".join(sorted(templates)) or "none"
+        raise ValueError(
+            f"{where}.template: no template {name!r} in pipelines.templates (known: {known})"
+        )
+    own = {key: value for key, value in item.items() if key != "template"}
+    return merge_patch(templates[name], own), name
 
 
 class DownloadConfig(CoralBaseModel):
@@ -137,11 +164,74 @@ class PipelinesConfig(CoralBaseModel):
         default_factory=EventRetention,
         description="How long lifecycle events are kept (those of deleted pipelines go with them).",
     )
+    templates: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Partial pipeline specs by name: a declared or applied spec with "
+        "`template: NAME` is the template deep-merged with its own fields, validated as a "
+        "whole (the model block 30 cameras share, say).",
+    )
     declared: list[PipelineSpec] = Field(
         default_factory=list,
         description="Pipelines declared here are reconciled like API-created ones, keep ids "
-        "derived from their names, and can only be removed from the configuration.",
+        "derived from their names, and can only be removed from the configuration; each "
+        "may name a `template`.",
     )
+    _declared_templates: dict[str, str] = PrivateAttr(default_factory=dict)
+    # The layers this descriptor was composed from (a `ConfigSources`): what a reload reads.
+    _sources: Any = PrivateAttr(default=None)
+
+    def keep_sources(self, sources: object) -> None:
+        self._sources = sources
+
+    @property
+    def sources_read(self) -> Any:
+        """The `ConfigSources` a reload composes again; None for a descriptor built in code."""
+        return self._sources
+
+    def template_of(self, name: str) -> str | None:
+        """The template a declared pipeline was resolved from."""
+        return self._declared_templates.get(name)
+
+    def keep_templates_of(self, other: PipelinesConfig) -> None:
+        """Take `other`'s record of which template each declared pipeline came from."""
+        self._declared_templates = dict(other._declared_templates)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _resolve_declared(
+        cls, data: Any, handler: ModelWrapValidatorHandler[PipelinesConfig]
+    ) -> PipelinesConfig:
+        """Declared specs naming a template become the merged spec before validation; the
+        template each came from is kept beside them."""
+        used: dict[str, str] = {}
+        if isinstance(data, dict) and isinstance(data.get("declared"), list):
+            templates = data.get("templates") or {}
+            resolved = []
+            for index, item in enumerate(data["declared"]):
+                if isinstance(item, dict) and isinstance(templates, dict):
+                    item, template = resolve_template(item, templates, f"declared[{index}]")
+                    if template is not None:
+                        used[str(item.get("name"))] = template
+                resolved.append(item)
+            data = {**data, "declared": resolved}
+        config = handler(data)
+        config._declared_templates = used
+        return config
+
+    @field_validator("templates")
+    @classmethod
+    def _template_keys(cls, templates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        fields = set(PipelineSpec.model_fields) - {"name"}
+        for name, template in templates.items():
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(f"template name {name!r} must match {NAME_PATTERN}")
+            unknown = sorted(set(template) - fields)
+            if unknown:
+                raise ValueError(
+                    f"template {name!r}: {', '.join(unknown)} cannot be set in a template "
+                    f"(it may set {', '.join(sorted(fields))})"
+                )
+        return templates
 
     @field_validator("declared")
     @classmethod

@@ -14,7 +14,9 @@ from typing import Any
 import aiosqlite
 from pydantic import ValidationError
 
-from coral_serve.config import CoralConfig
+from coral_serve.config import ConfigError, CoralConfig
+from coral_serve.config.pipelines import resolve_template
+from coral_serve.config.reload import redeploy_keys, reload_config
 from coral_serve.engine.errors import ModelLoadError
 from coral_serve.engine.model import ModelFiles, confine_model_files, validate_model
 from coral_serve.errors import (
@@ -27,6 +29,7 @@ from coral_serve.errors import (
 from coral_serve.schema.changes import PipelineUpdate, SpecChange, merge_patch, spec_changes
 from coral_serve.schema.checks import CheckResult
 from coral_serve.schema.feed import ViewChanges
+from coral_serve.schema.plans import ApplyPlan, ApplyRequest, PlannedChange, ReloadPlan
 from coral_serve.schema.records import PipelineEvent, PipelineRecord
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.state import DesiredState, Origin
@@ -108,13 +111,13 @@ class PipelineService:
 
     # -- API ---------------------------------------------------------------------------
 
-    async def create(self, spec: PipelineSpec) -> PipelineView:
+    async def create(self, spec: PipelineSpec, template: str | None = None) -> PipelineView:
         _, reconciler = self._ready()
         await self._check_spec(spec)
         async with self._writing() as (store, _):
             if await store.get_by_name(spec.name) is not None:
                 raise ConflictError(f"a pipeline named {spec.name!r} already exists")
-            record = self._new_record(spec, uuid.uuid4().hex, Origin.api)
+            record = self._new_record(spec, uuid.uuid4().hex, Origin.api, template)
             await store.insert(record)
         log.info("created pipeline %s (%s)", record.id, record.name)
         async with reconciler.lock(record.id):
@@ -174,35 +177,101 @@ class PipelineService:
         return await self.get(pipeline_id)
 
     async def update(
-        self, pipeline_id: str, patch: dict[str, Any], if_match: int | None = None
+        self,
+        pipeline_id: str,
+        patch: dict[str, Any],
+        if_match: int | None = None,
+        dry_run: bool = False,
     ) -> PipelineUpdate:
         """Apply a JSON merge patch to the stored spec (hot or cold, see schema/changes)."""
 
-        def patched(record: PipelineRecord) -> PipelineSpec:
-            return PipelineSpec.model_validate(
-                merge_patch(record.spec.model_dump(mode="json"), patch)
-            )
+        def patched(record: PipelineRecord) -> tuple[PipelineSpec, str | None]:
+            merged = merge_patch(record.spec.model_dump(mode="json"), patch)
+            return PipelineSpec.model_validate(merged), record.template
 
-        return await self._change(pipeline_id, patched, if_match)
+        return await self._change(pipeline_id, patched, if_match, dry_run=dry_run)
 
     async def replace(
-        self, pipeline_id: str, spec: PipelineSpec, if_match: int | None = None
+        self,
+        pipeline_id: str,
+        spec: PipelineSpec,
+        if_match: int | None = None,
+        dry_run: bool = False,
     ) -> PipelineUpdate:
         """Replace the whole spec, by the same hot/cold rules as `update`."""
-        return await self._change(pipeline_id, lambda _: spec, if_match)
+        return await self._change(pipeline_id, lambda _: (spec, None), if_match, dry_run=dry_run)
+
+    async def apply(self, request: ApplyRequest) -> ApplyPlan:
+        """Create or update each spec by name, like `kubectl apply`: a spec as stored is left
+        alone, so applying the same files twice changes nothing. Every spec is resolved and
+        checked before the first write."""
+        store, _ = self._ready()
+        specs = [
+            self._resolved(item, f"pipelines[{i}]") for i, item in enumerate(request.pipelines)
+        ]
+        names = [spec.name for spec, _ in specs]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise InvalidRequestError(f"pipelines: names must be unique; repeated: {repeated}")
+        existing = {record.name: record for record in await store.list()}
+        plan = ApplyPlan(dry_run=request.dry_run)
+        for spec, _ in specs:
+            if spec.name not in existing:
+                await self._check_spec(spec)
+        for spec, template in specs:
+            record = existing.get(spec.name)
+            if record is None:
+                plan.added.append(spec.name)
+                if not request.dry_run:
+                    await self.create(spec, template)
+            elif record.origin is Origin.config:
+                plan.skipped.append(f"{spec.name}: {_declared_here(record.name)}")
+            else:
+                resolved = (spec, template)
+                update = await self._change(
+                    record.id, lambda _, r=resolved: r, None, dry_run=request.dry_run
+                )
+                _note(plan, spec.name, update)
+        if request.prune:
+            for record in existing.values():
+                if record.origin is Origin.api and record.name not in names:
+                    plan.removed.append(record.name)
+                    if not request.dry_run:
+                        await self._remove(record.id)
+        return plan
+
+    async def reload(self) -> ReloadPlan:
+        """Read the descriptor again and apply its declared pipelines and templates (added,
+        changed by the hot/cold rules, removed); other changed settings are reported."""
+        try:
+            fresh = await asyncio.to_thread(reload_config, self._config)
+        except ConfigError as exc:
+            problems = "; ".join(str(problem) for problem in exc.problems)
+            raise InvalidRequestError(f"the descriptor cannot be reloaded: {problems}") from None
+        pipelines = self._config.pipelines.model_copy(
+            update={"declared": fresh.pipelines.declared, "templates": fresh.pipelines.templates}
+        )
+        pipelines.keep_templates_of(fresh.pipelines)
+        needs_redeploy = redeploy_keys(self._config, fresh)
+        self._config = self._config.model_copy(update={"pipelines": pipelines})
+        plan = await self._sync_declared(now=True)
+        plan.needs_redeploy = needs_redeploy
+        log.info("descriptor reloaded: %s", plan.model_dump_json())
+        return plan
 
     async def delete(self, pipeline_id: str) -> None:
         """Idempotent, from every state: the row goes first, then the worker and downloads."""
-        store, reconciler = self._ready()
+        store, _ = self._ready()
         try:
             record = await store.get(pipeline_id)
         except UnreadableRowError:
             record = None  # quarantined: deleting it is the way out
         if record is not None and record.origin is Origin.config:
-            raise ConflictError(
-                f"pipeline {record.name!r} is declared in the configuration "
-                "(pipelines.declared); remove it there and reload"
-            )
+            raise ConflictError(_declared_here(record.name))
+        await self._remove(pipeline_id)
+
+    async def _remove(self, pipeline_id: str) -> None:
+        store, reconciler = self._ready()
         async with self._writing(), reconciler.lock(pipeline_id):
             removed = await store.delete(pipeline_id)
             self._feed.remove(pipeline_id)
@@ -305,43 +374,51 @@ class PipelineService:
     async def _change(
         self,
         pipeline_id: str,
-        new_spec: Callable[[PipelineRecord], PipelineSpec],
+        new_spec: Callable[[PipelineRecord], tuple[PipelineSpec, str | None]],
         if_match: int | None,
+        *,
+        dry_run: bool = False,
+        declared: bool = False,
     ) -> PipelineUpdate:
-        """Store the new spec by compare and set on the revision, then reach the worker.
+        """Store the new spec (and template name) by compare and set on the revision, then
+        reach the worker: in place for hot fields, a restart under the same id for cold ones.
 
         Without If-Match a lost race is retried on the row as it now is, so two concurrent
-        patches both land; with it, a moved-on row is a 412.
+        patches both land; with it, a moved-on row is a 412. Declared pipelines change only
+        through a reload (`declared`).
         """
         while True:
             record = await self._record(pipeline_id)
-            if record.origin is Origin.config:
-                raise ConflictError(
-                    f"pipeline {record.name!r} is declared in the configuration "
-                    f"(pipelines.declared, name {record.name!r}); edit it there and reload "
-                    "(POST /api/v1/config/reload)"
-                )
+            if record.origin is Origin.config and not declared:
+                raise ConflictError(_declared_here(record.name))
             if if_match is not None and if_match != record.revision:
                 raise PreconditionFailedError(
                     f"If-Match names revision {if_match} but pipeline {pipeline_id!r} is at "
                     f"revision {record.revision}; GET it again and reapply the change"
                 )
             try:
-                spec = new_spec(record)
+                spec, template = new_spec(record)
             except ValidationError as exc:
                 raise InvalidRequestError(f"spec: {validation_reason(exc)}") from None
             if spec.name != record.name:
                 raise InvalidRequestError(
                     f"name: a pipeline keeps its name ({record.name!r}); create a new one instead"
                 )
-            policy = spec.restart_policy or self._config.pipelines.default_restart_policy
             change = spec_changes(record.spec, spec)
+            if template != record.template:  # only the record's bookkeeping: hot
+                applied = "cold" if change.applied == "cold" else "hot"
+                change = SpecChange(applied=applied, changed=[*change.changed, "template"])
             if change.applied == "none":
                 return await self._updated(pipeline_id, change)
             cold = change.applied == "cold"
             if cold:
                 await self._check_spec(spec)
-            changed = record.model_copy(update={"spec": spec, "restart_policy": policy})
+            if dry_run:
+                return await self._updated(pipeline_id, change)
+            policy = spec.restart_policy or self._config.pipelines.default_restart_policy
+            changed = record.model_copy(
+                update={"spec": spec, "restart_policy": policy, "template": template}
+            )
             event = "reconfigured" if cold else "updated"
             async with self._writing() as (store, reconciler), reconciler.lock(pipeline_id):
                 detail = ", ".join(change.changed)
@@ -357,6 +434,17 @@ class PipelineService:
             log.info("pipeline %s %s: %s", pipeline_id, event, detail)
             return await self._updated(pipeline_id, change)
 
+    def _resolved(self, item: dict[str, Any], where: str) -> tuple[PipelineSpec, str | None]:
+        """A spec as sent, or its template merged with it; each problem a 422 naming `where`."""
+        try:
+            data, template = resolve_template(item, self._config.pipelines.templates, where)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+        try:
+            return PipelineSpec.model_validate(data), template
+        except ValidationError as exc:
+            raise InvalidRequestError(f"{where}.{validation_reason(exc)}") from None
+
     async def _hot_apply(self, record: PipelineRecord) -> None:
         """Hand the running worker its new spec; without a live one the next start uses it."""
         _, reconciler = self._ready()
@@ -370,9 +458,12 @@ class PipelineService:
         view = await self.get(pipeline_id)
         return PipelineUpdate(applied=change.applied, changed=change.changed, pipeline=view)
 
-    def _new_record(self, spec: PipelineSpec, pipeline_id: str, origin: Origin) -> PipelineRecord:
+    def _new_record(
+        self, spec: PipelineSpec, pipeline_id: str, origin: Origin, template: str | None = None
+    ) -> PipelineRecord:
         now = time.time()
         return PipelineRecord(
+            template=template,
             id=pipeline_id,
             name=spec.name,
             spec=spec,
@@ -423,28 +514,49 @@ class PipelineService:
             reconciler.invalidate(pipeline_id)
         return await self.get(pipeline_id)
 
-    async def _sync_declared(self) -> None:
+    async def _sync_declared(self, now: bool = False) -> ReloadPlan:
         """Declared pipelines are desired state too: add new ones, update changed ones and
-        drop those no longer declared."""
-        store, _ = self._ready()
-        declared = {declared_id(spec.name): spec for spec in self._config.pipelines.declared}
+        drop those no longer declared. At start the reconcile loop brings the workers along;
+        `now` (a reload) applies each change at once, by the hot/cold rules."""
+        store, reconciler = self._ready()
+        pipelines = self._config.pipelines
+        declared = {declared_id(spec.name): spec for spec in pipelines.declared}
+        plan = ReloadPlan()
         for row in await store.broken():
             if row.id in declared:  # the descriptor still says what it should be
                 await store.delete(row.id)
         for record in await store.list():
             if record.origin is Origin.config and record.id not in declared:
-                await store.delete(record.id)
+                plan.removed.append(record.name)
+                await (self._remove(record.id) if now else store.delete(record.id))
         for pipeline_id, spec in declared.items():
             existing = await store.get(pipeline_id)
-            record = self._new_record(spec, pipeline_id, Origin.config)
+            template = pipelines.template_of(spec.name)
+            record = self._new_record(spec, pipeline_id, Origin.config, template)
             if existing is None:
                 clash = await store.get_by_name(spec.name)
                 if clash is not None:
                     log.error("declared pipeline %r clashes with an API pipeline", spec.name)
+                    plan.skipped.append(f"{spec.name}: an API-created pipeline has this name")
                     continue
                 await store.insert(record, "declared")
-            elif existing.spec != spec or existing.restart_policy != record.restart_policy:
+                plan.added.append(spec.name)
+                if now:
+                    async with reconciler.lock(pipeline_id):
+                        await self._launch_now(record)
+            elif now:
+                resolved = (spec, template)
+                update = await self._change(
+                    pipeline_id, lambda _, r=resolved: r, None, declared=True
+                )
+                _note(plan, spec.name, update)
+            elif (
+                existing.spec != spec
+                or existing.restart_policy != record.restart_policy
+                or existing.template != template
+            ):
                 await store.replace_spec(record, "redeclared")
+        return plan
 
     async def _prune_events(self) -> None:
         store, _ = self._ready()
@@ -467,3 +579,20 @@ class PipelineService:
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
+
+
+def _declared_here(name: str) -> str:
+    return (
+        f"pipeline {name!r} is declared in the configuration (pipelines.declared, name "
+        f"{name!r}); edit the descriptor there and reload (POST /api/v1/config/reload)"
+    )
+
+
+def _note(plan: ApplyPlan, name: str, update: PipelineUpdate) -> None:
+    """Count one update in a plan: changed (hot or cold) or unchanged."""
+    if update.applied == "none":
+        plan.unchanged.append(name)
+    else:
+        plan.changed.append(
+            PlannedChange(name=name, applied=update.applied, changed=update.changed)
+        )

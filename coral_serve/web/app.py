@@ -21,6 +21,7 @@ from coral_serve.web.openapi import document_errors
 from coral_serve.web.plugins import mount_plugins
 from coral_serve.web.roles import Guarded, require_role
 from coral_serve.web.routes import (
+    apply,
     auth,
     events,
     health,
@@ -92,6 +93,7 @@ def create_web_app(config: CoralConfig, services: Services) -> FastAPI:
     app.include_router(results.router)
     app.include_router(events.router)
     app.include_router(schema.router)
+    app.include_router(apply.router)
     app.include_router(streams.router)
     app.include_router(sources.router)
     app.include_router(recordings.router)

@@ -99,6 +99,9 @@ IfMatch = Annotated[
         description="ETag from GET: the write is refused (412) if the spec changed since.",
     ),
 ]
+DryRun = Annotated[
+    bool, Query(description="Say what would change (hot, cold or none); change nothing.")
+]
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
     409: {"description": "Declared in the configuration: edit the descriptor and reload"},
@@ -131,8 +134,10 @@ async def patch_pipeline(
     response: Response,
     services: ServicesDep,
     if_match: IfMatch = None,
+    dry_run: DryRun = False,
 ) -> PipelineUpdate:
-    update = await services.pipelines.call("update", pipeline_id, patch, _revision(if_match))
+    revision = _revision(if_match)
+    update = await services.pipelines.call("update", pipeline_id, patch, revision, dry_run)
     return _answer(update, response)
 
 
@@ -149,8 +154,10 @@ async def put_pipeline(
     response: Response,
     services: ServicesDep,
     if_match: IfMatch = None,
+    dry_run: DryRun = False,
 ) -> PipelineUpdate:
-    update = await services.pipelines.call("replace", pipeline_id, spec, _revision(if_match))
+    revision = _revision(if_match)
+    update = await services.pipelines.call("replace", pipeline_id, spec, revision, dry_run)
     return _answer(update, response)
 
 
