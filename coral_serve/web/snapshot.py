@@ -86,7 +86,7 @@ class PipelineSnapshot:
         """Start following if needed, catch up after a write, and say whether fresh."""
         if self._follower is None or self._follower.done():
             self._follower = asyncio.create_task(self._follow(), name="coral-snapshot")
-        if self._caught_up < self._writes:
+        while self._caught_up < self._writes:  # one in flight may predate the last write
             if self._catch_up is None or self._catch_up.done():
                 self._catch_up = asyncio.ensure_future(self._ask(self._writes))
             if not await asyncio.shield(self._catch_up):

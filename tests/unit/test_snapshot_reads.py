@@ -17,6 +17,7 @@ import pytest
 from coral_serve.errors import UnavailableError
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.web import Services, create_web_app
+from coral_serve.web.snapshot import PipelineSnapshot
 from tests.conftest import shared_file
 from tests.unit.waiting import eventually
 from tests.unit.webapp import make_config, running_app, served_on_loopback
@@ -33,6 +34,7 @@ class Counted:
         self.answered: Counter[str] = Counter()
         self.refuse_watch = False
         self.hold_long_polls = False  # long-poll answers are kept back: only catch-ups land
+        self.catch_up_gate: asyncio.Event | None = None  # catch-ups answer once it is set
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.service, name)
@@ -44,6 +46,8 @@ class Counted:
             result = await method(*args, **kwargs)
             if name == "watch" and args[2] > 0 and self.hold_long_polls:
                 await asyncio.Event().wait()  # until the snapshot stops
+            if name == "watch" and args[2] == 0 and self.catch_up_gate is not None:
+                await self.catch_up_gate.wait()
             self.answered[name] += 1
             return result
 
@@ -58,7 +62,7 @@ def video() -> Path:
 @pytest.fixture
 async def counted_api(
     tmp_path: Path, video: Path
-) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Counted]]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Counted], PipelineSnapshot]]:
     """The real services behind an ingress whose calls to each of them are counted; the
     snapshot's long-polls wait up to 300 s, so no read here sees it turn stale by age."""
     config = make_config(
@@ -70,7 +74,7 @@ async def counted_api(
         app = create_web_app(config, Services.wrap(**counted))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://coral.test") as client:
-            yield client, counted
+            yield client, counted, app.state.snapshot
         await app.state.snapshot.stop()
 
 
@@ -79,7 +83,7 @@ def spec(name: str, video: Path) -> dict[str, Any]:
 
 
 async def test_reads_are_answered_without_asking_the_pipeline_service(counted_api, video) -> None:
-    client, counted = counted_api
+    client, counted, _ = counted_api
     pipelines = counted["pipelines"]
     created = (await client.post(API, json=spec("cam", video))).json()
     status = f"{API}/{created['id']}/status"
@@ -100,7 +104,7 @@ async def test_reads_are_answered_without_asking_the_pipeline_service(counted_ap
 
 
 async def test_a_client_reads_its_own_create_pause_resume_and_delete(counted_api, video) -> None:
-    client, counted = counted_api
+    client, counted, _ = counted_api
     pipelines = counted["pipelines"]
     await eventually(lambda: client.get(API), lambda _: pipelines.answered["watch"] > 0)
     assert (await client.get(API)).json() == []  # primed by the long-poll, and empty
@@ -125,9 +129,33 @@ async def test_a_client_reads_its_own_create_pause_resume_and_delete(counted_api
     assert gone.status_code == 404 and gone.json()["error"] == "not_found"
 
 
+async def test_a_read_does_not_settle_for_a_catch_up_older_than_its_write(
+    counted_api, video
+) -> None:
+    """A catch-up that read the views before the pause answers after it: the read that
+    came after the pause asks again."""
+    client, counted, snapshot = counted_api
+    pipelines = counted["pipelines"]
+    await eventually(lambda: client.get(API), lambda _: pipelines.answered["watch"] > 0)
+    pipelines.hold_long_polls = True
+    created = (await client.post(API, json=spec("dock", video))).json()
+    gate = pipelines.catch_up_gate = asyncio.Event()
+    asked = pipelines.calls["watch"]
+    first = asyncio.create_task(snapshot.view(created["id"]))
+    await eventually(lambda: asyncio.sleep(0, pipelines.calls["watch"]), lambda n: n > asked)
+
+    assert (await client.post(f"{API}/{created['id']}/pause")).status_code == 200
+    second = asyncio.create_task(snapshot.view(created["id"]))
+    await asyncio.sleep(0)  # the read now waits for the catch-up already in flight
+    gate.set()
+    assert (await first) is not None
+    view = await second
+    assert view is not None and view.desired_state == "paused"
+
+
 async def test_without_a_trusted_snapshot_reads_ask_the_service(counted_api, video) -> None:
     """PipelineService cannot be watched: nothing stale is served, every read asks it."""
-    client, counted = counted_api
+    client, counted, _ = counted_api
     pipelines = counted["pipelines"]
     pipelines.refuse_watch = True
     assert (await client.get(API)).json() == []
@@ -160,7 +188,7 @@ async def test_a_deleted_pipeline_is_not_brought_back_by_a_slower_read(tmp_path,
 
 
 async def test_healthz_asks_no_service(counted_api) -> None:
-    client, counted = counted_api
+    client, counted, _ = counted_api
     for _ in range(5):
         assert (await client.get("/healthz")).status_code == 200
     assert all(not service.calls for service in counted.values())
