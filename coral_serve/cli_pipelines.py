@@ -27,6 +27,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SERVER_SAID_NO = 1
 SPEC_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+# Seconds one `apply` may take: it checks and starts every pipeline it creates.
+BULK_TIMEOUT = 300.0
 
 
 class SpecFileError(click.ClickException):
@@ -234,11 +236,11 @@ _SPEC_PATH = click.Path(exists=True, path_type=Path)
 def create_command(path: Path, url: str | None, token: str | None) -> None:
     """Create the pipelines of FILE; one that exists already is an error (see apply)."""
     specs = load_specs(path)
-    with CoralClient(url, token) as client:
+    with CoralClient(url, token, timeout=BULK_TIMEOUT) as client:
         taken = {view.name for view in client.pipelines()} & {spec["name"] for spec in specs}
         if taken:
             raise Refused(f"409 conflict: already exist: {', '.join(sorted(taken))}")
-        plan = client.apply(specs)
+        plan = client.apply(specs)  # templates are resolved by the server
     for name in plan.added:
         click.echo(f"created {name}")
 
@@ -256,7 +258,7 @@ def apply_command(
     """Create or update the pipelines of FILE_OR_DIR by name; unchanged ones are left
     alone, so applying twice changes nothing the second time."""
     specs = load_specs(path)
-    with CoralClient(url, token) as client:
+    with CoralClient(url, token, timeout=BULK_TIMEOUT) as client:
         plan = client.apply(specs, prune=prune, dry_run=dry_run)
     _finish_plan(plan, output)
 

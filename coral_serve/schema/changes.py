@@ -27,6 +27,7 @@ __all__ = [
     "SpecChange",
     "apply_rule",
     "field_rules",
+    "merge_diff",
     "merge_patch",
     "spec_changes",
     "spec_json_schema",
@@ -68,6 +69,20 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             merged[key] = merge_patch(merged.get(key), value)
     return merged
+
+
+def merge_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The merge patch that turns `old` into `new` (`merge_patch(old, it) == new`)."""
+    patch: dict[str, Any] = {key: None for key in old.keys() - new.keys()}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(before, dict) and isinstance(value, dict):
+            nested = merge_diff(before, value)
+            if nested:
+                patch[key] = nested
+        elif key not in old or before != value:
+            patch[key] = value
+    return patch
 
 
 def _nested_model(annotation: Any, in_list: bool = False) -> type[BaseModel] | None:

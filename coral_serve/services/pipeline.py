@@ -26,7 +26,13 @@ from coral_serve.errors import (
     PreconditionFailedError,
     UnavailableError,
 )
-from coral_serve.schema.changes import PipelineUpdate, SpecChange, merge_patch, spec_changes
+from coral_serve.schema.changes import (
+    PipelineUpdate,
+    SpecChange,
+    merge_diff,
+    merge_patch,
+    spec_changes,
+)
 from coral_serve.schema.checks import CheckResult
 from coral_serve.schema.feed import ViewChanges
 from coral_serve.schema.plans import ApplyPlan, ApplyRequest, PlannedChange, ReloadPlan
@@ -112,17 +118,24 @@ class PipelineService:
     # -- API ---------------------------------------------------------------------------
 
     async def create(self, spec: PipelineSpec, template: str | None = None) -> PipelineView:
-        _, reconciler = self._ready()
         await self._check_spec(spec)
+        record = await self._insert(spec, template)
+        await self._start(record)
+        return await self.get(record.id)
+
+    async def _insert(self, spec: PipelineSpec, template: str | None) -> PipelineRecord:
         async with self._writing() as (store, _):
             if await store.get_by_name(spec.name) is not None:
                 raise ConflictError(f"a pipeline named {spec.name!r} already exists")
             record = self._new_record(spec, uuid.uuid4().hex, Origin.api, template)
             await store.insert(record)
         log.info("created pipeline %s (%s)", record.id, record.name)
+        return record
+
+    async def _start(self, record: PipelineRecord) -> None:
+        _, reconciler = self._ready()
         async with reconciler.lock(record.id):
             await self._launch_now(record)
-        return await self.get(record.id)
 
     async def list(self) -> list[PipelineView]:
         store, reconciler = self._ready()
@@ -215,16 +228,18 @@ class PipelineService:
             raise InvalidRequestError(f"pipelines: names must be unique; repeated: {repeated}")
         existing = {record.name: record for record in await store.list()}
         plan = ApplyPlan(dry_run=request.dry_run)
-        for spec, _ in specs:
-            if spec.name not in existing:
-                await self._check_spec(spec)
+        added = [(spec, template) for spec, template in specs if spec.name not in existing]
+        for spec, _ in added:
+            await self._check_spec(spec)
+        plan.added = [spec.name for spec, _ in added]
+        if not request.dry_run:  # stored one by one, started together
+            created = [await self._insert(spec, template) for spec, template in added]
+            await asyncio.gather(*map(self._start, created))
         for spec, template in specs:
             record = existing.get(spec.name)
             if record is None:
-                plan.added.append(spec.name)
-                if not request.dry_run:
-                    await self.create(spec, template)
-            elif record.origin is Origin.config:
+                continue
+            if record.origin is Origin.config:
                 plan.skipped.append(f"{spec.name}: {_declared_here(record.name)}")
             else:
                 resolved = (spec, template)
@@ -238,6 +253,8 @@ class PipelineService:
                     plan.removed.append(record.name)
                     if not request.dry_run:
                         await self._remove(record.id)
+        if plan.added and not request.dry_run:
+            await self.list()  # what was created reaches the readers' views at once
         return plan
 
     async def reload(self) -> ReloadPlan:
@@ -253,8 +270,12 @@ class PipelineService:
         )
         pipelines.keep_templates_of(fresh.pipelines)
         needs_redeploy = redeploy_keys(self._config, fresh)
+        old_templates = self._config.pipelines.templates
         self._config = self._config.model_copy(update={"pipelines": pipelines})
         plan = await self._sync_declared(now=True)
+        await self._retemplate(old_templates, plan)
+        if plan.added:
+            await self.list()  # what was created reaches the readers' views at once
         plan.needs_redeploy = needs_redeploy
         log.info("descriptor reloaded: %s", plan.model_dump_json())
         return plan
@@ -433,6 +454,30 @@ class PipelineService:
                     await self._hot_apply(stored)
             log.info("pipeline %s %s: %s", pipeline_id, event, detail)
             return await self._updated(pipeline_id, change)
+
+    async def _retemplate(self, old: dict[str, dict[str, Any]], plan: ReloadPlan) -> None:
+        """API pipelines made from a template that changed take the template's change: each
+        field the template changed, by the hot/cold rules; their other fields stay theirs."""
+        store, _ = self._ready()
+        templates = self._config.pipelines.templates
+        for record in await store.list():
+            name = record.template
+            if record.origin is not Origin.api or name is None or name not in old:
+                continue
+            if name not in templates:
+                plan.skipped.append(f"{record.name}: its template {name!r} is gone; left as is")
+                continue
+            patch = merge_diff(old[name], templates[name])
+            if not patch:
+                continue
+
+            def patched(
+                current: PipelineRecord, patch: dict[str, Any] = patch
+            ) -> tuple[PipelineSpec, str | None]:
+                merged = merge_patch(current.spec.model_dump(mode="json"), patch)
+                return PipelineSpec.model_validate(merged), current.template
+
+            _note(plan, record.name, await self._change(record.id, patched, None))
 
     def _resolved(self, item: dict[str, Any], where: str) -> tuple[PipelineSpec, str | None]:
         """A spec as sent, or its template merged with it; each problem a 422 naming `where`."""

@@ -23,7 +23,8 @@ _GRACEFUL_SHUTDOWN_SECONDS = 20.0
 
 
 def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> None:
-    """Deploy `bind_graph(config)` and block until SIGINT/SIGTERM (or `stop` is set).
+    """Deploy `bind_graph(config)` and block until SIGINT/SIGTERM (or `stop` is set);
+    SIGHUP reloads the declared pipelines and templates of the descriptor.
 
     A Ray started here is shut down on exit, leaving no process behind; when joining an
     existing cluster (`runtime.address`), only this application is removed.
@@ -34,6 +35,12 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
         stop.set()
+
+    def on_hangup(_signum: int, _frame: FrameType | None) -> None:
+        # The handler only starts the work: it runs between two bytecodes of the main thread.
+        threading.Thread(
+            target=_reload, args=(config.runtime.app_name,), name="coral-reload", daemon=True
+        ).start()
 
     runtime = config.runtime
     started_ray = runtime.address is None
@@ -51,6 +58,7 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
     # After ray.init: Ray's core worker installs its own SIGTERM handler, which would exit
     # without shutting Serve and the local Ray down.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
     try:
         serve.start(http_options={"host": config.http.host, "port": config.http.port})
         serve.run(
@@ -69,6 +77,18 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
         _shutdown(runtime.app_name, started_ray)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _reload(app_name: str) -> None:
+    """SIGHUP: PipelineService reads the descriptor again (as POST /api/v1/config/reload)."""
+    log.info("received SIGHUP, reloading the descriptor")
+    try:
+        handle = serve.get_deployment_handle("PipelineService", app_name=app_name)
+        plan = handle.reload.remote().result()
+    except Exception as exc:  # a bad descriptor: said in the log, the app keeps running
+        log.error("reload failed: %s", getattr(exc, "detail", exc))
+        return
+    log.info("reloaded: %s", plan.model_dump_json())
 
 
 def _shutdown(app_name: str, started_ray: bool) -> None:
