@@ -6,14 +6,17 @@ stores them with the cursor in one transaction: a restart of this service resume
 cursor, losing nothing, and a revision read twice is stored once (the highest `revision`
 per id wins). Events left open by a worker that is gone are ended by the next round.
 
-The notifier hook (`on_stored`) runs inside that same transaction for every revision that
-was new, so an outbox row it writes commits with the revision or not at all.
+Every revision that was new is queued in the notifications outbox (`coral_serve.notify`,
+in this same store) inside that same transaction, so its message commits with it or not at
+all; this replica runs the notifiers' delivery loops too, and hands them each worker's zone
+counts as it polls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -32,11 +35,12 @@ from coral_serve.engine.event_media import (
 )
 from coral_serve.errors import NotFoundError, UnavailableError
 from coral_serve.monitoring.loops import Loops
+from coral_serve.notify.dispatcher import Dispatcher
 from coral_serve.paths import PathRefusedError, confine
-from coral_serve.schema.checks import CheckResult
 from coral_serve.schema.event_views import EventFilter, ObjectEventPage, StoredObjectEvent
 from coral_serve.schema.events import ClipState, ObjectEvent
 from coral_serve.schema.streams import RecordingFile
+from coral_serve.services.outbound import check_outbound
 from coral_serve.store.events import EventStore, OnStored
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
@@ -59,8 +63,8 @@ class EventService:
     def __init__(
         self, config: CoralConfig, workers: WorkerPool, on_stored: OnStored | None = None
     ) -> None:
-        """`on_stored(db, revision)`: the notifications outbox (runs in the store's
-        transaction of that revision)."""
+        """`on_stored(db, revision)`, when given, replaces the configured notifiers' outbox
+        (it runs in the store's transaction of that revision, as the outbox does)."""
         self._config = config
         self._settings = config.object_events
         self._workers = workers
@@ -68,14 +72,20 @@ class EventService:
         self._data_dir = config.pipelines.data_dir
         self._store: EventStore | None = None
         self._loops = Loops(TASK_PREFIX)
-        self._last_round: tuple[float, str | None] | None = None  # (when, error)
+        self._dispatcher = Dispatcher(
+            config.notifications,
+            str(self._settings.store_path),
+            check_url=functools.partial(check_outbound, policy=config.pipelines.outbound),
+            plugins=config.plugins,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the store (and migrate it) without starting the loops."""
+        """Open the store (and migrate it) and the notifications outbox, without polling."""
         if self._store is None:
             self._store = await EventStore.open(str(self._settings.store_path))
+            await self._dispatcher.start()
 
     async def start(self) -> None:
         """Open the store, then poll and apply retention on their intervals."""
@@ -88,6 +98,7 @@ class EventService:
 
     async def stop(self) -> None:
         await self._loops.stop(_CANCEL_SECONDS)
+        await self._dispatcher.stop()  # undelivered messages wait in the outbox
         if self._store is not None:
             await self._store.close()
             self._store = None
@@ -108,14 +119,18 @@ class EventService:
         for pipeline_id in await self.store.pipelines_with_open_events():
             if pipeline_id in live and pipeline_id not in generations:
                 continue  # alive but did not answer: not known to be gone
-            await self.store.end_open(pipeline_id, generations.get(pipeline_id), self._notify)
+            if await self.store.end_open(pipeline_id, generations.get(pipeline_id), self._notify):
+                self._dispatcher.wake()
         return sum(answer[1] for answer in answers if answer)
 
     async def _poll_worker(self, pipeline_id: str) -> tuple[int, int] | None:
         """(generation, new revisions) of one worker; None when it did not answer."""
         try:
-            identity = await self._workers.call(pipeline_id, "identity", timeout=_CALL_TIMEOUT)
-            generation = int(identity["generation"])
+            status = await self._workers.call(pipeline_id, "status", timeout=_CALL_TIMEOUT)
+            generation = int(status["generation"])
+            zones = status.get("analytics", {}).get("zones")
+            if zones is not None:
+                await self._dispatcher.zone_counts(pipeline_id, zones)
             new = 0
             while True:
                 after = await self.store.cursor(pipeline_id, generation)
@@ -143,12 +158,16 @@ class EventService:
                 log.error("pipeline %s reported an unreadable object event: %s", pipeline_id, exc)
         cursor = max(int(item["seq"]) for item in batch)
         stored = await self.store.store(pipeline_id, generation, revisions, cursor, self._notify)
+        if stored:
+            self._dispatcher.wake()  # committed: deliver now, not at the next outbox scan
         return len(stored)
 
     async def _notify(self, db: aiosqlite.Connection, revision: ObjectEvent) -> None:
         """Every newly stored revision, inside its transaction: the notifications outbox."""
         if self._on_stored is not None:
             await self._on_stored(db, revision)
+        else:
+            await self._dispatcher.outbox(db).enqueue(revision, commit=False)
 
     # -- API ---------------------------------------------------------------------------
 
@@ -241,21 +260,6 @@ class EventService:
         files = await asyncio.to_thread(_media_files, event_media_dir(self._data_dir))
         return sum(size for _, _, size, _ in files)
 
-    # -- readiness ---------------------------------------------------------------------
-
-    async def check_polling(self) -> CheckResult:
-        """Readiness: the loops run and the last poll round worked."""
-        loops = self._loops.check()
-        if not loops.ok:
-            return CheckResult(name="object_events", ok=False, detail=loops.detail)
-        if self._last_round is None:
-            return CheckResult(name="object_events", ok=True, detail="no poll round yet")
-        when, error = self._last_round
-        detail = f"last poll round {time.time() - when:.0f} s ago"
-        return CheckResult(
-            name="object_events", ok=error is None, detail=f"{detail}: {error}" if error else detail
-        )
-
     # -- internals ---------------------------------------------------------------------
 
     async def _every(self, interval: float, job: Callable[[], Awaitable[int]]) -> None:
@@ -263,10 +267,8 @@ class EventService:
             started = time.monotonic()
             try:
                 await job()
-                self._last_round = (time.time(), None)
-            except Exception as exc:  # the loop must outlive any one bad round
+            except Exception:  # the loop must outlive any one bad round
                 log.exception("object events: %s failed", job.__name__)
-                self._last_round = (time.time(), f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     @staticmethod

@@ -70,8 +70,8 @@ class ScriptedWorker:
         for item in revisions:
             self.ring.append({"seq": len(self.ring) + 1, **item.model_dump(mode="json")})
 
-    def identity(self) -> dict[str, Any]:
-        return {"pipeline_id": self.pipeline_id, "generation": self.generation}
+    def status(self) -> dict[str, Any]:
+        return {"generation": self.generation, "analytics": {"zones": {}, "lines": {}}}
 
     def read_object_events(self, after: int, max_items: int) -> list[dict[str, Any]]:
         self.reads += 1

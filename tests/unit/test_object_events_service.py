@@ -245,7 +245,10 @@ async def test_a_service_killed_mid_event_keeps_the_event_and_its_clip(config, o
     worker.emit(revision(event, 1, EventPhase.start, clip=ClipState.pending, has_snapshot=True))
     killed = await _service(config, ScriptedPool(worker), outbox)
     await killed.poll()
-    await killed.store.db.close()  # gone without stopping: no shutdown step runs
+    # Gone without stopping: no shutdown step runs; only its connections are closed here,
+    # as the process's end would.
+    await killed.store.db.close()
+    await killed._dispatcher.stop()
 
     worker.emit(
         revision(event, 2, EventPhase.end, clip=ClipState.pending, has_snapshot=True),
