@@ -32,12 +32,12 @@ class Block(importlib.abc.MetaPathFinder):
             raise ImportError(f"blocked: {name}")
         return None
 sys.meta_path.insert(0, Block())
-import coral_serve.client
+import coral_serve.client, coral_serve.cli
 import json; print(json.dumps(sorted(n for n in sys.modules if n.startswith("coral_serve"))))
 """
 
 
-def test_the_client_imports_without_ray_fastapi_or_opencv() -> None:
+def test_the_client_and_the_cli_import_without_ray_fastapi_or_opencv() -> None:
     probe = subprocess.run(
         [sys.executable, "-c", _BLOCKED_IMPORT_PROBE],
         cwd=REPO_ROOT,
@@ -47,12 +47,12 @@ def test_the_client_imports_without_ray_fastapi_or_opencv() -> None:
     )
     assert probe.returncode == 0, probe.stderr
     loaded = json.loads(probe.stdout)
-    assert "coral_serve.client.sync" in loaded
+    assert {"coral_serve.client.sync", "coral_serve.cli_pipelines"} <= set(loaded)
     outside = [
         name
         for name in loaded
-        if name not in ("coral_serve", "coral_serve.version")
-        and not name.startswith(("coral_serve.client", "coral_serve.schema"))
+        if name not in ("coral_serve", "coral_serve.version", "coral_serve.cli")
+        and not name.startswith(("coral_serve.client", "coral_serve.schema", "coral_serve.cli_"))
     ]
     assert outside == []
 
