@@ -36,12 +36,11 @@ from coral_serve.engine.event_media import (
 from coral_serve.errors import NotFoundError, UnavailableError
 from coral_serve.monitoring.loops import Loops
 from coral_serve.notify.dispatcher import Dispatcher
-from coral_serve.paths import PathRefusedError, confine
 from coral_serve.schema.event_views import EventFilter, ObjectEventPage, StoredObjectEvent
 from coral_serve.schema.events import ClipState, ObjectEvent
-from coral_serve.schema.streams import RecordingFile
 from coral_serve.services.outbound import check_outbound
 from coral_serve.store.events import EventStore, OnStored
+from coral_serve.streams.recordings import EVENTS
 from coral_serve.workers.pool import WorkerGone, WorkerPool
 
 __all__ = ["READ_BATCH", "TASK_PREFIX", "EventService"]
@@ -50,7 +49,6 @@ log = logging.getLogger(__name__)
 
 TASK_PREFIX = "coral-events-"
 READ_BATCH = 500  # revisions asked of one worker per call
-_MAX_READ = 4 << 20  # largest chunk of a clip one call returns
 _CALL_TIMEOUT = 5.0
 _CANCEL_SECONDS = 1.0
 _ORPHAN_SECONDS = 3600.0  # a media file with no stored event this old is removed
@@ -195,22 +193,17 @@ class EventService:
             raise NotFoundError(f"no object event {event_id!r}")
         await asyncio.to_thread(self._remove_media, found.pipeline_id, found.id)
 
-    async def media_file(self, event_id: str, kind: MediaKind) -> RecordingFile:
-        """Size and validators of a snapshot, crop or clip; 404 saying why there is none."""
+    async def media_name(self, event_id: str, kind: MediaKind) -> tuple[str, str, str]:
+        """(media root, pipeline id, file name) of a snapshot, crop or clip that its event
+        says is kept, for StreamService to find on whichever node holds it; 404 saying why
+        there is none."""
         event = await self.get_event(event_id)
         self._check_kept(event, kind)
-        path = await asyncio.to_thread(self._media_path, event, kind)
-        stat = await asyncio.to_thread(os.stat, path)
-        return RecordingFile(
-            size=stat.st_size,
-            etag=f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"',
-            modified=stat.st_mtime,
+        return (
+            EVENTS,
+            event.pipeline_id,
+            event_media_path(self._data_dir, event.pipeline_id, event.id, kind).name,
         )
-
-    async def read_media(self, event_id: str, kind: MediaKind, offset: int, length: int) -> bytes:
-        event = await self.get_event(event_id)
-        path = await asyncio.to_thread(self._media_path, event, kind)
-        return await asyncio.to_thread(_read, path, offset, min(length, _MAX_READ))
 
     # -- retention ---------------------------------------------------------------------
 
@@ -287,29 +280,10 @@ class EventService:
             why = f": {event.clip_reason}" if event.clip_reason else ""
             raise NotFoundError(f"object event {event.id} has no clip: {reasons[event.clip]}{why}")
 
-    def _media_path(self, event: StoredObjectEvent, kind: MediaKind) -> Path:
-        path = event_media_path(self._data_dir, event.pipeline_id, event.id, kind)
-        try:
-            resolved = confine(path, [event_media_dir(self._data_dir)])
-        except PathRefusedError:
-            resolved = None
-        if resolved is None or not resolved.is_file():
-            raise NotFoundError(
-                f"the {kind} of object event {event.id} is gone from disk (removed by hand, or "
-                "kept on another node)"
-            )
-        return resolved
-
     def _remove_media(self, pipeline_id: str, event_id: str) -> None:
         for kind in MEDIA_KINDS:
             with contextlib.suppress(FileNotFoundError, ValueError):
                 event_media_path(self._data_dir, pipeline_id, event_id, kind).unlink()
-
-
-def _read(path: Path, offset: int, length: int) -> bytes:
-    with path.open("rb") as file:
-        file.seek(offset)
-        return file.read(length)
 
 
 def _media_files(root: Path) -> list[tuple[str, str, int, float]]:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from coral_serve.config.http import Role
+from coral_serve.errors import NotFoundError
 from coral_serve.schema.event_views import EventFilter, ObjectEventPage, StoredObjectEvent
 from coral_serve.schema.records import PIPELINE_ID_PATTERN
 from coral_serve.schema.streams import RecordingFile
@@ -125,9 +126,18 @@ async def get_clip(event_id: EventId, request: Request, services: ServicesDep) -
 async def _media(
     request: Request, services: Services, event_id: str, kind: str, media_type: str
 ) -> Response:
-    file: RecordingFile = await services.events.call("media_file", event_id, kind)
+    """EventService says whether the event kept this medium; StreamService finds the file
+    on the node whose worker wrote it (media stay on that node's disk)."""
+    root, pipeline_id, name = await services.events.call("media_name", event_id, kind)
+    try:
+        file: RecordingFile = await services.streams.call("media_file", root, pipeline_id, name)
+    except NotFoundError:
+        raise NotFoundError(
+            f"the {kind} of object event {event_id} is gone from disk (removed by hand, or "
+            "its node is unreachable)"
+        ) from None
 
     async def read(offset: int, length: int) -> bytes:
-        return await services.events.call("read_media", event_id, kind, offset, length)
+        return await services.streams.call("read_media", root, pipeline_id, name, offset, length)
 
     return file_response(request, file, read, media_type)
