@@ -27,12 +27,20 @@ from coral_serve.engine.decoders import (
 )
 from coral_serve.engine.errors import InferenceError, ModelLoadError
 from coral_serve.paths import PathRefusedError, check_regular_file, confine
-from coral_serve.schema.spec import ModelSpec
+from coral_serve.schema.spec import ModelSpec, PipelineSpec
 
 if TYPE_CHECKING:
     from coral_serve.config.pipelines import ModelPolicy
 
-__all__ = ["Model", "ModelFiles", "confine_model_files", "load_model", "validate_model"]
+__all__ = [
+    "Model",
+    "ModelFiles",
+    "check_model",
+    "confine_model_files",
+    "confine_model_paths",
+    "load_model",
+    "validate_model",
+]
 
 # The default of `pipelines.models.max_file_bytes`, for callers that load their own files.
 _DEFAULT_MAX_FILE_BYTES = 2 << 30
@@ -56,24 +64,32 @@ class ModelFiles:
         return cls((*policy.roots, str(Path(data_dir) / "models")), policy.max_file_bytes)
 
 
-def confine_model_files(spec: ModelSpec, files: ModelFiles) -> ModelSpec:
-    """`spec` with its model file and class-names file resolved and checked, before anything
-    opens them; ModelLoadError names the key. Blocking (realpath, stat)."""
-    backend = get_backend(spec.backend)  # an unknown backend is the first thing to say
+def confine_model_paths(spec: ModelSpec, files: ModelFiles) -> ModelSpec:
+    """`spec` with its model file and class-names file resolved into the allowed roots;
+    ModelLoadError names the key. Opens and stats no file: the control plane runs it, and on
+    a cluster the files may exist only on the nodes that run the pipeline."""
+    get_backend(spec.backend)  # an unknown backend is the first thing to say
     if spec.passthrough:  # reads no file
         return spec
     update: dict[str, str] = {}
     if spec.path is not None:
-        path = _confined(spec.path, "model.path", files)
-        if getattr(backend.factory, "reads_one_file", False):
-            try:
-                check_regular_file(path, files.max_bytes)
-            except PathRefusedError as exc:
-                raise ModelLoadError(f"model.path {spec.path} {exc}") from None
-        update["path"] = str(path)
+        update["path"] = str(_confined(spec.path, "model.path", files))
     if isinstance(spec.classes, str):
         update["classes"] = str(_confined(spec.classes, "model.classes", files))
     return spec.model_copy(update=update)
+
+
+def confine_model_files(spec: ModelSpec, files: ModelFiles) -> ModelSpec:
+    """`confine_model_paths`, then the model file checked on this node before anything opens
+    it (a bounded regular file, for backends that read one file). Blocking (realpath, stat)."""
+    spec = confine_model_paths(spec, files)
+    reads_one_file = getattr(get_backend(spec.backend).factory, "reads_one_file", False)
+    if spec.path is not None and not spec.passthrough and reads_one_file:
+        try:
+            check_regular_file(Path(spec.path), files.max_bytes)
+        except PathRefusedError as exc:
+            raise ModelLoadError(f"model.path {spec.path} {exc}") from None
+    return spec
 
 
 def _confined(path: str, key: str, files: ModelFiles) -> Path:
@@ -159,9 +175,30 @@ def load_model(spec: ModelSpec, files: ModelFiles | None = None) -> Model:
         raise
 
 
-def validate_model(spec: ModelSpec, files: ModelFiles | None = None) -> None:
-    """Load and close the model now; raises ModelLoadError with the reason it is unusable."""
-    load_model(spec, files).close()
+def validate_model(spec: ModelSpec, files: ModelFiles | None = None) -> list[str]:
+    """Load and close the model now; raises ModelLoadError with the reason it is unusable.
+    Returns the class names its decoder reports (none without a model), so that what a spec
+    counts can be checked against them."""
+    model = load_model(spec, files)
+    model.close()
+    return list(model.decoder.classes) if model.decoder is not None else []
+
+
+def check_model(spec: PipelineSpec, files: ModelFiles | None = None) -> str | None:
+    """Why `spec` cannot run with its model here, or None: the one place where a pipeline is
+    checked against its model (the file loads and fits its decoder; zones and lines count
+    classes the model reports). Worker pools run it on a node that would run the pipeline;
+    the reason is returned as text, so it crosses process boundaries as it is."""
+    try:
+        classes = validate_model(spec.model, files)
+    except ModelLoadError as exc:
+        return f"model: {exc.detail}"
+    if classes:  # none without a model: it reports nothing, zones count nothing anyway
+        try:
+            spec.analytics.check_classes(classes)
+        except ValueError as exc:
+            return str(exc)
+    return None
 
 
 def _size_from_shape(shape: tuple[int, ...] | None, layout: str) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from coral_serve.config import ConfigError, CoralConfig
 from coral_serve.config.pipelines import resolve_template
 from coral_serve.config.reload import redeploy_keys, reload_config
 from coral_serve.engine.errors import ModelLoadError
-from coral_serve.engine.model import ModelFiles, confine_model_files, validate_model
+from coral_serve.engine.model import ModelFiles, confine_model_paths
 from coral_serve.errors import (
     ConflictError,
     InvalidRequestError,
@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 
 # Seconds between two prunings of the event log by the reconcile loop.
 _PRUNE_INTERVAL = 60.0
+# How long a create waits for its model check where the pipeline runs, when a node has room
+# for it (a cold Ray worker on a busy node takes seconds); longer, and it answers `pending`.
+_MODEL_CHECK_WAIT = 30.0
 # Longest wait of one `watch` call.
 _MAX_WATCH_SECONDS = 30.0
 _DECLARED_NAMESPACE = uuid.UUID("6f0d3a52-55a4-4c3e-9a51-c0a1c0a01000")
@@ -100,7 +103,9 @@ class PipelineService:
         self._db = await open_database(self._store_path)
         self._store_inode = self._store_path.stat().st_ino
         self._store = PipelineStore(self._db)
-        self._reconciler = Reconciler(self._store, self._workers, self._downloader)
+        self._reconciler = Reconciler(
+            self._store, self._workers, self._downloader, wake=self._wake.set
+        )
         await self._sync_declared()
         log.info("pipeline store open at %s", self._store_path)
         if self._config.pipelines.auto_restore:
@@ -118,9 +123,9 @@ class PipelineService:
     # -- API ---------------------------------------------------------------------------
 
     async def create(self, spec: PipelineSpec, template: str | None = None) -> PipelineView:
-        await self._check_spec(spec)
+        passed = await self._check_spec(spec)
         record = await self._insert(spec, template)
-        await self._start(record)
+        await self._start(record, passed)
         return await self.get(record.id)
 
     async def _insert(self, spec: PipelineSpec, template: str | None) -> PipelineRecord:
@@ -132,9 +137,11 @@ class PipelineService:
         log.info("created pipeline %s (%s)", record.id, record.name)
         return record
 
-    async def _start(self, record: PipelineRecord) -> None:
+    async def _start(self, record: PipelineRecord, passed: bool) -> None:
         _, reconciler = self._ready()
         async with reconciler.lock(record.id):
+            if passed:
+                reconciler.model_passed(record.id, record.spec)
             await self._launch_now(record)
 
     async def list(self) -> list[PipelineView]:
@@ -184,7 +191,7 @@ class PipelineService:
         async with self._writing() as (store, reconciler), reconciler.lock(pipeline_id):
             await store.bump_generation(pipeline_id, "restarted", "requested")
             await self._workers.kill(pipeline_id)
-            reconciler.forget(pipeline_id)
+            reconciler.forget(pipeline_id, keep_passed=True)
             record = await self._record(pipeline_id)
             await self._launch_now(record, event=None)
         return await self.get(pipeline_id)
@@ -229,12 +236,11 @@ class PipelineService:
         existing = {record.name: record for record in await store.list()}
         plan = ApplyPlan(dry_run=request.dry_run)
         added = [(spec, template) for spec, template in specs if spec.name not in existing]
-        for spec, _ in added:
-            await self._check_spec(spec)
+        passed = [await self._check_spec(spec) for spec, _ in added]
         plan.added = [spec.name for spec, _ in added]
         if not request.dry_run:  # stored one by one, started together
             created = [await self._insert(spec, template) for spec, template in added]
-            await asyncio.gather(*map(self._start, created))
+            await asyncio.gather(*map(self._start, created, passed))
         for spec, template in specs:
             record = existing.get(spec.name)
             if record is None:
@@ -432,8 +438,7 @@ class PipelineService:
             if change.applied == "none":
                 return await self._updated(pipeline_id, change)
             cold = change.applied == "cold"
-            if cold:
-                await self._check_spec(spec)
+            passed = await self._check_spec(spec) if cold else False
             if dry_run:
                 return await self._updated(pipeline_id, change)
             policy = spec.restart_policy or self._config.pipelines.default_restart_policy
@@ -449,6 +454,8 @@ class PipelineService:
                 if cold:
                     await self._workers.kill(pipeline_id)
                     reconciler.forget(pipeline_id)
+                    if passed:
+                        reconciler.model_passed(pipeline_id, stored.spec)
                     await self._launch_now(stored, event=None)
                 else:
                     await self._hot_apply(stored)
@@ -520,8 +527,14 @@ class PipelineService:
             updated=now,
         )
 
-    async def _check_spec(self, spec: PipelineSpec) -> None:
-        """Reject what can never run before anything is stored (each a 422)."""
+    async def _check_spec(self, spec: PipelineSpec) -> bool:
+        """Reject what can never run before anything is stored (each a 422).
+
+        Paths are confined here, where it is cheap; the model is checked where the pipeline
+        will run. True: it passed there. False: no node has room for it now (or its check
+        took too long); the reconciler checks it once one has, and fails the pipeline if
+        the model does not pass.
+        """
         pipelines = self._config.pipelines
         await asyncio.to_thread(
             check_source, spec.source.uri, pipelines.sources, pipelines.data_dir
@@ -529,13 +542,21 @@ class PipelineService:
         await check_outbound(spec.source.uri, pipelines.outbound)
         files = ModelFiles.allowed_by(pipelines.models, pipelines.data_dir)
         try:  # the key's own message: a refused path must not read as a model error
-            await asyncio.to_thread(confine_model_files, spec.model, files)
+            await asyncio.to_thread(confine_model_paths, spec.model, files)
         except ModelLoadError as exc:
             raise InvalidRequestError(str(exc)) from None
+        if not await self._workers.has_room(spec):
+            return False
         try:
-            await asyncio.to_thread(validate_model, spec.model, files)
-        except ModelLoadError as exc:
-            raise InvalidRequestError(f"model: {exc}") from None
+            reason = await asyncio.wait_for(self._workers.check_model(spec), _MODEL_CHECK_WAIT)
+        except asyncio.TimeoutError:
+            return False
+        except Exception:  # the check itself broke (its node went away): check again later
+            log.warning("checking the model of %s failed", spec.name, exc_info=True)
+            return False
+        if reason is not None:
+            raise InvalidRequestError(reason)
+        return True
 
     async def _launch_now(self, record: PipelineRecord, event: str | None = "started") -> None:
         """Start the worker right away; if that fails the reconcile loop tries again."""
@@ -613,15 +634,16 @@ class PipelineService:
         interval = self._config.pipelines.reconcile_interval
         pruned_at = float("-inf")
         while True:
+            self._wake.clear()  # a wake during the pass asks for another one
             try:
                 await reconciler.reconcile()
+                self._live.invalidate()  # the pass may have started workers
                 await self.list()  # publishes what the pass changed to the ingress replicas
                 if time.monotonic() - pruned_at >= _PRUNE_INTERVAL:
                     pruned_at = time.monotonic()
                     await self._prune_events()
             except Exception:
                 log.exception("reconcile pass failed")
-            self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
 

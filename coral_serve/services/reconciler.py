@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +55,11 @@ class Supervision:
     # attempts in a row failed: the backoff between attempts grows with them.
     launch_error: str | None = None
     launch_failures: int = 0
+    # The model check on a node that would run the worker, while it is under way, and the
+    # spec that last passed it (a changed spec is checked again). A failed check gives up:
+    # a broken model file does not mend itself by retrying.
+    model_check: asyncio.Task[str | None] | None = None
+    model_passed: PipelineSpec | None = None
 
 
 @dataclass
@@ -81,8 +86,11 @@ class Reconciler:
         downloader: Downloader,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
+        wake: Callable[[], None] | None = None,
     ) -> None:
+        """`wake` asks for a pass now: a model check has finished."""
         self._store = store
+        self._wake = wake
         self._workers = workers
         self._downloader = downloader
         self._backoff = (backoff_initial, backoff_max)
@@ -116,11 +124,21 @@ class Reconciler:
         if fresh is not None:
             fresh.invalidate()
 
-    def forget(self, pipeline_id: str) -> None:
-        """Drop what is known about a pipeline's worker (restarted or deleted)."""
+    def forget(self, pipeline_id: str, keep_passed: bool = False) -> None:
+        """Drop what is known about a pipeline's worker (restarted or deleted); a restart of
+        the same spec may `keep_passed` its model check."""
         supervision = self._supervision.pop(pipeline_id, None)
-        if supervision is not None and supervision.download is not None:
-            supervision.download.cancel()
+        if supervision is None:
+            return
+        for task in (supervision.download, supervision.model_check):
+            if task is not None:
+                task.cancel()
+        if keep_passed and supervision.model_passed is not None:
+            self.model_passed(pipeline_id, supervision.model_passed)
+
+    def model_passed(self, pipeline_id: str, spec: PipelineSpec) -> None:
+        """`spec`'s model was checked where it runs (by a create): its worker starts at once."""
+        self.supervision(pipeline_id).model_passed = spec
 
     async def reconcile(self) -> None:
         """One pass: start what is missing, restart what failed, stop orphans.
@@ -183,7 +201,9 @@ class Reconciler:
             if supervision.fresh_status is None:
                 supervision.fresh_status = Fresh(lambda: self.observe(record), STATUS_MAX_AGE)
             return await supervision.fresh_status.get()
-        if supervision.download is not None:
+        if supervision.model_check is not None:
+            state, reason = PipelineState.pending, f"{_waiting_for(record.spec)} to check its model"
+        elif supervision.download is not None:
             state, reason = PipelineState.downloading, None
         elif supervision.launch_error is not None:
             state, reason = PipelineState.failed, supervision.launch_error
@@ -223,6 +243,8 @@ class Reconciler:
         A paused pipeline's worker starts paused: it never processes a frame.
         """
         supervision = self.supervision(record.id)
+        if not await self._model_checked(record, supervision):
+            return
         spec = await self._worker_spec(record, supervision)
         if spec is None:
             return
@@ -260,6 +282,37 @@ class Reconciler:
             await self._store.add_event(record.id, "launch_failed", reason)
         if record.restart_policy is RestartPolicy.never:
             await self._give_up(record, reason)
+
+    async def _model_checked(self, record: PipelineRecord, supervision: Supervision) -> bool:
+        """Whether the model passed its check where the pipeline runs; starts that check (it
+        waits for the pipeline's resources, as its worker would), or fails the pipeline with
+        the reason the check gave."""
+        if supervision.model_passed == record.spec:
+            return True
+        task = supervision.model_check
+        if task is None:
+            supervision.model_check = asyncio.create_task(
+                self._workers.check_model(record.spec), name=f"coral-model-check-{record.id}"
+            )
+            wake = self._wake
+            if wake is not None:
+                supervision.model_check.add_done_callback(lambda _: wake())
+            return False
+        if not task.done():
+            return False
+        supervision.model_check = None
+        error = None if task.cancelled() else task.exception()
+        if task.cancelled() or error is not None:  # e.g. its node went away while checking
+            await self._launch_failed(record, supervision, error or RuntimeError("cancelled"))
+            return False
+        reason = task.result()
+        if reason is None:
+            supervision.model_passed = record.spec
+            return True
+        log.warning("pipeline %s: %s", record.id, reason)
+        await self._store.add_event(record.id, "failed", reason)
+        await self._give_up(record, reason)
+        return False
 
     async def _worker_spec(
         self, record: PipelineRecord, supervision: Supervision

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from coral_serve.engine.model import ModelFiles
+from coral_serve.engine.model import ModelFiles, check_model
 from coral_serve.engine.recorder import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.pool import WorkerGone
@@ -36,6 +36,12 @@ class LocalWorkerPool:
             paused,
             self._model_files,
         )
+
+    async def check_model(self, spec: PipelineSpec) -> str | None:
+        return await asyncio.to_thread(check_model, spec, self._model_files)
+
+    async def has_room(self, spec: PipelineSpec) -> bool:
+        return True  # this process is the only node, and it does not count resources
 
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:
         worker = self._workers.get(pipeline_id)

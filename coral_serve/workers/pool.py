@@ -31,6 +31,15 @@ class WorkerPool(Protocol):
         """Create the worker; it opens its source and model in the background (and takes no
         frame while `paused`)."""
 
+    async def check_model(self, spec: PipelineSpec) -> str | None:
+        """Run `engine.model.check_model` where a worker for `spec` would run (its resources,
+        its node's files and runtimes), waiting for those resources as long as it takes;
+        cancelling it withdraws the check. The reason the model cannot serve, or None."""
+
+    async def has_room(self, spec: PipelineSpec) -> bool:
+        """Whether some node has `spec`'s resources free now: a hint, since the check and the
+        worker queue for them anyway."""
+
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:
         """Call a `PipelineWorker` method; raises `WorkerGone` when there is no live worker."""
 

@@ -11,9 +11,9 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util import list_named_actors
 
-from coral_serve.engine.model import ModelFiles
+from coral_serve.engine.model import ModelFiles, check_model
 from coral_serve.engine.recorder import RecordingSettings
-from coral_serve.schema.spec import PipelineSpec
+from coral_serve.schema.spec import PipelineSpec, ResourcesSpec
 from coral_serve.workers.pool import WorkerGone, pipeline_id_of, worker_name
 from coral_serve.workers.worker import PipelineWorker
 
@@ -22,6 +22,17 @@ __all__ = ["RayWorkerPool"]
 # Threads per actor: a streaming `wait_frame` must never hold up `status` or `stop`.
 _ACTOR_CONCURRENCY = 16
 _STOP_GRACE_SECONDS = 5.0
+# The model check as a task, placed like the worker: it loads the model where it will run.
+_check_model_task = ray.remote(max_retries=0)(check_model)
+
+
+def _placement(resources: ResourcesSpec) -> dict[str, Any]:
+    """Ray options that place a pipeline's worker, and its model check with it."""
+    return {
+        "num_cpus": resources.num_cpus,
+        "num_gpus": resources.num_gpus,
+        "resources": dict(resources.custom) or None,
+    }
 
 
 class RayWorkerPool:
@@ -54,20 +65,32 @@ class RayWorkerPool:
         self, pipeline_id: str, spec: PipelineSpec, generation: int, paused: bool = False
     ) -> None:
         await self.kill(pipeline_id)
-        resources = spec.resources
         actor_class = ray.remote(PipelineWorker).options(
             name=worker_name(pipeline_id),
             namespace=self.namespace,
             lifetime="detached",
-            num_cpus=resources.num_cpus,
-            num_gpus=resources.num_gpus,
-            resources=dict(resources.custom) or None,
+            **_placement(spec.resources),
             max_concurrency=_ACTOR_CONCURRENCY,
             max_restarts=0,  # PipelineService restarts per the pipeline's restart policy
         )
         self._handles[pipeline_id] = actor_class.remote(
             pipeline_id, spec, generation, self.recordings, paused, self.model_files
         )
+
+    async def check_model(self, spec: PipelineSpec) -> str | None:
+        task = _check_model_task.options(**_placement(spec.resources))
+        ref = task.remote(spec, self.model_files)
+        try:
+            return await ref
+        except asyncio.CancelledError:
+            ray.cancel(ref)  # still queued for its resources, most likely: it never runs
+            raise
+
+    async def has_room(self, spec: PipelineSpec) -> bool:
+        free = await asyncio.to_thread(ray.available_resources)
+        wanted = spec.resources
+        amounts = {"CPU": wanted.num_cpus, "GPU": wanted.num_gpus, **wanted.custom}
+        return all(free.get(name, 0.0) >= amount for name, amount in amounts.items() if amount)
 
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:
         actor = await self._actor(pipeline_id)
