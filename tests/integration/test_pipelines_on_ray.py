@@ -18,7 +18,9 @@ import numpy as np
 import psutil
 import pytest
 
+from coral_serve.client import CoralAPIError, CoralClient
 from tests.conftest import shared_file
+from tests.integration.processes import read_log
 from tests.integration.server import Server, control_plane, wait_until
 
 API = "/api/v1/pipelines"
@@ -104,6 +106,22 @@ def check_object_events(server: Server, pipeline_id: str, tmp_path: Path) -> Non
     assert 1.0 <= duration <= longest and frames >= 5, (duration, event)
 
 
+def check_client_and_reload(server: Server, pipeline_id: str, workdir: Path) -> None:
+    """The Python client on the real server: a hot PATCH reaches the Ray worker in place,
+    a stale If-Match is a 412; SIGHUP makes the server read its descriptor again."""
+    with CoralClient(server.url) as coral:
+        view = coral.pipeline(pipeline_id)
+        change = coral.update(pipeline_id, {"source": {"max_fps": 5}}, if_match=view.revision)
+        assert (change.applied, change.changed) == ("hot", ["source.max_fps"])
+        assert change.pipeline.generation == view.generation
+        with pytest.raises(CoralAPIError) as stale:
+            coral.update(pipeline_id, {"labels": {"a": "b"}}, if_match=view.revision)
+        assert stale.value.status == 412
+        assert coral.status(pipeline_id).generation == view.generation  # the same worker
+    server.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: read_log(workdir), lambda log: "reloaded:" in log)
+
+
 def test_nanodet_through_the_whole_stack_and_restart_policies(tmp_path: Path, video: Path) -> None:
     model = shared_file("models", "nanodet-g-416.onnx")
     with control_plane(tmp_path, overrides(tmp_path, video)) as server:
@@ -147,6 +165,7 @@ def test_nanodet_through_the_whole_stack_and_restart_policies(tmp_path: Path, vi
         process.send_signal(signal.SIGKILL)
         restarted = wait_running(server, restartable, generation=2)
         assert restarted["status"]["restarts"] == 1
+        check_client_and_reload(server, restartable, tmp_path)
 
         # ...and stays down under never, with the reason, while the other keeps running.
         fixed = server.client.post(API, json=passthrough("cam-b", video, restart_policy="never"))
