@@ -12,6 +12,7 @@ from coral_serve.config.health import HealthConfig
 from coral_serve.config.http import AuthMode, HttpConfig, Role
 from coral_serve.config.monitoring import MonitoringConfig
 from coral_serve.config.notifications import NotificationsConfig
+from coral_serve.config.object_events import ObjectEventsConfig
 from coral_serve.config.pipelines import PipelinesConfig
 from coral_serve.config.plugins import PluginsConfig
 from coral_serve.config.runtime import RuntimeConfig
@@ -36,6 +37,10 @@ class CoralConfig(CoralBaseModel):
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig, description="Metrics and disk quota."
     )
+    object_events: ObjectEventsConfig = Field(
+        default_factory=ObjectEventsConfig,
+        description="Object events of tracked objects: store, polling, retention.",
+    )
     notifications: NotificationsConfig = Field(
         default_factory=NotificationsConfig, description="Object events out: MQTT, webhooks."
     )
@@ -57,6 +62,8 @@ class CoralConfig(CoralBaseModel):
             self.pipelines.store_path = str(data_dir / "coral.db")
         if self.streams.recordings.directory is None:
             self.streams.recordings.directory = str(data_dir / "recordings")
+        if self.object_events.store_path is None:
+            self.object_events.store_path = str(data_dir / "object_events.db")
         return self
 
     def check_startable(self) -> None:
