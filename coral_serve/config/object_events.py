@@ -33,8 +33,8 @@ class ObjectEventsConfig(CoralBaseModel):
         default=2 * 1024**3,
         ge=0,
         description="Bytes of snapshots and clips kept; beyond it the oldest media go (the "
-        "events stay, their clip marked deleted); null: no limit. A budget of its own, "
-        "apart from the recordings quota `monitoring.disk`.",
+        "events stay, their clip marked deleted); null: no limit. They also count in "
+        "`monitoring.disk.max_bytes` beside the recordings, and go first when both are over.",
     )
     retention_interval: float = Field(
         default=60.0, gt=0, le=86400, description="Seconds between retention passes."

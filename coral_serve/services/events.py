@@ -27,6 +27,7 @@ import aiosqlite
 from pydantic import ValidationError
 
 from coral_serve.config import CoralConfig
+from coral_serve.config.streams import node_path
 from coral_serve.engine.event_media import (
     MEDIA_KINDS,
     MediaKind,
@@ -34,6 +35,7 @@ from coral_serve.engine.event_media import (
     event_media_path,
 )
 from coral_serve.errors import NotFoundError, UnavailableError
+from coral_serve.monitoring.disk import RecordingsQuota
 from coral_serve.monitoring.loops import Loops
 from coral_serve.notify.dispatcher import Dispatcher
 from coral_serve.schema.event_views import EventFilter, ObjectEventPage, StoredObjectEvent
@@ -68,6 +70,11 @@ class EventService:
         self._workers = workers
         self._on_stored = on_stored
         self._data_dir = config.pipelines.data_dir
+        # This node's own files (its data dir may be mounted elsewhere, see node_path).
+        self._media_root = node_path(event_media_dir(self._data_dir), self._data_dir)
+        disk = config.monitoring.disk
+        recordings = node_path(str(config.streams.recordings.directory), self._data_dir)
+        self._recordings = RecordingsQuota(recordings, disk)
         self._store: EventStore | None = None
         self._loops = Loops(TASK_PREFIX)
         self._dispatcher = Dispatcher(
@@ -209,8 +216,9 @@ class EventService:
 
     async def retention(self) -> int:
         """Remove events beyond their age and count limits with their media, then the
-        oldest media beyond `max_media_bytes` (those events stay, their clip `deleted`);
-        returns how many events went."""
+        oldest media beyond `max_media_bytes` or beyond what the disk quota leaves beside
+        the recordings (those events stay, their clip `deleted`); returns how many events
+        went."""
         settings = self._settings
         now = time.time()
         expired = await self.store.expired(
@@ -219,38 +227,50 @@ class EventService:
         await self.store.delete_many([event.id for event in expired])
         for event in expired:
             await asyncio.to_thread(self._remove_media, event.pipeline_id, event.id)
-        files = await asyncio.to_thread(_media_files, event_media_dir(self._data_dir))
+        files = await asyncio.to_thread(_media_files, self._media_root)
         known = await self.store.known([event_id for event_id, _, _, _ in files])
-        kept = []
+        kept: dict[str, tuple[float, str, int]] = {}  # event id: (oldest, pipeline, bytes)
         for event_id, pipeline_id, size, modified in files:
             if event_id in known:
-                kept.append((modified, event_id, pipeline_id, size))
+                oldest, _, total = kept.get(event_id, (modified, pipeline_id, 0))
+                kept[event_id] = (min(oldest, modified), pipeline_id, total + size)
             elif now - modified > _ORPHAN_SECONDS:
                 await asyncio.to_thread(self._remove_media, pipeline_id, event_id)
-        if settings.max_media_bytes is not None:
-            await self._trim_media(sorted(kept), settings.max_media_bytes)
+        limit = await self._media_limit(now)
+        if limit is not None:
+            await self._trim_media(kept, *limit)
         return len(expired)
 
-    async def _trim_media(self, files: list[tuple[float, str, str, int]], limit: int) -> None:
-        used = sum(size for *_, size in files)
-        trimmed: set[str] = set()
-        for _, event_id, pipeline_id, size in files:
+    async def _media_limit(self, now: float) -> tuple[int, str] | None:
+        """The bytes event media may use, and the setting that says so: their own budget,
+        and what the disk quota leaves beside the recordings (media count in it too)."""
+        limits = []
+        if self._settings.max_media_bytes is not None:
+            limits.append((self._settings.max_media_bytes, "object_events.max_media_bytes"))
+        quota = self._config.monitoring.disk.max_bytes
+        if quota is not None:
+            inventory = await asyncio.to_thread(self._recordings.inventory, now)
+            left = max(quota - inventory.used_bytes, 0)
+            limits.append((left, "monitoring.disk.max_bytes, shared with the recordings"))
+        return min(limits) if limits else None
+
+    async def _trim_media(
+        self, kept: dict[str, tuple[float, str, int]], limit: int, setting: str
+    ) -> None:
+        """Remove the media of the oldest events until they use at most `limit` bytes."""
+        used = sum(total for _, _, total in kept.values())
+        for event_id, (_, pipeline_id, total) in sorted(kept.items(), key=lambda kv: kv[1]):
             if used <= limit:
-                break
-            used -= size
-            if event_id in trimmed:
-                continue
-            trimmed.add(event_id)
+                return
+            used -= total
             await asyncio.to_thread(self._remove_media, pipeline_id, event_id)
             event = await self.store.get(event_id)
             if event is not None:
-                await self.store.mark_clip_deleted(
-                    event, "removed to keep object_events.max_media_bytes"
-                )
+                await self.store.mark_clip_deleted(event, f"removed to keep {setting}")
 
     async def media_bytes(self) -> int:
         """Bytes of every snapshot and clip on this node (they count in the disk quota)."""
-        files = await asyncio.to_thread(_media_files, event_media_dir(self._data_dir))
+        files = await asyncio.to_thread(_media_files, self._media_root)
         return sum(size for _, _, size, _ in files)
 
     # -- internals ---------------------------------------------------------------------
@@ -283,7 +303,9 @@ class EventService:
     def _remove_media(self, pipeline_id: str, event_id: str) -> None:
         for kind in MEDIA_KINDS:
             with contextlib.suppress(FileNotFoundError, ValueError):
-                event_media_path(self._data_dir, pipeline_id, event_id, kind).unlink()
+                node_path(
+                    event_media_path(self._data_dir, pipeline_id, event_id, kind), self._data_dir
+                ).unlink()
 
 
 def _media_files(root: Path) -> list[tuple[str, str, int, float]]:

@@ -263,3 +263,27 @@ async def test_a_service_killed_mid_event_keeps_the_event_and_its_clip(config, o
     assert (stored.phase, stored.revision, stored.clip) == (EventPhase.end, 3, ClipState.ready)
     assert stored.ended_by is None  # its own worker ended it
     assert outbox.keys == [f"{event}:{n}" for n in (1, 2, 3)]
+
+
+async def test_event_media_count_in_the_disk_quota_beside_the_recordings(tmp_path) -> None:
+    config = events_config(tmp_path, "monitoring.disk.max_bytes=3500")
+    recording = Path(str(config.streams.recordings.directory)) / "cam-1" / "segment.mp4"
+    recording.parent.mkdir(parents=True)
+    recording.write_bytes(b"r" * 1500)  # leaves 2000 bytes for event media
+    worker = ScriptedWorker("cam-1")
+    service = await _service(config, ScriptedPool(worker), None)
+    first, second = new_id(), new_id()
+    kept = {"clip": ClipState.ready, "has_snapshot": True, "start": time.time()}
+    worker.emit(
+        revision(first, 1, EventPhase.end, **kept), revision(second, 1, EventPhase.end, **kept)
+    )
+    await service.poll()
+    _media(config, first, 600, 600)
+    _media(config, second, 600, 0)
+    try:
+        await service.retention()
+        trimmed, left = await service.get_event(first), await service.get_event(second)
+    finally:
+        await service.stop()
+    assert trimmed.clip is ClipState.deleted and "monitoring.disk.max_bytes" in trimmed.clip_reason
+    assert left.clip is ClipState.ready and recording.exists()
