@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from coral_serve.engine.analytics.geometry import Point, crossed, inside
+from coral_serve.engine.analytics.geometry import Point, crossed, inside, side
 from coral_serve.schema.analytics import LineSpec, ZoneSpec
 from coral_serve.schema.events import Crossing, CrossingDirection
 
@@ -39,7 +39,8 @@ class Regions:
         self.zones = list(zones)
         self.lines = list(lines)
         self._stays: dict[tuple[str, int], _Stay] = {}
-        self._last_point: dict[int, Point] = {}
+        # Per track and line: the track's last point off the line.
+        self._off_line: dict[tuple[int, str], Point] = {}
         self.occupancy: dict[str, dict[str, int]] = {zone.name: {} for zone in self.zones}
         self.totals: dict[str, dict[str, dict[str, int]]] = {line.name: {} for line in self.lines}
 
@@ -65,14 +66,17 @@ class Regions:
         """New zones and lines (a hot update); a line kept by name keeps its totals."""
         self.zones, self.lines = list(zones), list(lines)
         self._stays.clear()
+        kept = {line.name for line in self.lines}
+        self._off_line = {key: p for key, p in self._off_line.items() if key[1] in kept}
         self.occupancy = {zone.name: {} for zone in self.zones}
         self.totals = {line.name: self.totals.get(line.name, {}) for line in self.lines}
 
     def forget(self, track_id: int) -> None:
         """Drop what is kept about a track that ended."""
-        self._last_point.pop(track_id, None)
         for key in [key for key in self._stays if key[1] == track_id]:
             del self._stays[key]
+        for key in [key for key in self._off_line if key[0] == track_id]:
+            del self._off_line[key]
 
     def _zones_of(self, item: Seen, timestamp: float) -> list[str]:
         names = []
@@ -95,20 +99,20 @@ class Regions:
     def _crossings_of(self, item: Seen, frame_id: int, timestamp: float) -> list[Crossing]:
         if item.track_id is None:
             return []
-        before = self._last_point.get(item.track_id)
-        self._last_point[item.track_id] = item.point
-        if before is None:
-            return []
         found = []
         for line in self.lines:
-            if not _counts(line.classes, item.label):
-                continue
-            way = crossed(line.points[0], line.points[1], before, item.point)
+            start, end = line.points
+            if not _counts(line.classes, item.label) or side(start, end, item.point) == 0:
+                continue  # a point on the line: the next one off it tells where it went
+            key = (item.track_id, line.name)
+            before = self._off_line.get(key)
+            self._off_line[key] = item.point
+            way = crossed(start, end, before, item.point) if before is not None else 0
             if way == 0:
                 continue
             direction = CrossingDirection.in_ if way > 0 else CrossingDirection.out
-            per_label = self.totals[line.name].setdefault(direction.value, defaultdict(int))
-            per_label[item.label] += 1
+            per_label = self.totals[line.name].setdefault(direction.value, {})
+            per_label[item.label] = per_label.get(item.label, 0) + 1
             found.append(
                 Crossing(
                     line=line.name,
