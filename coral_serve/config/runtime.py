@@ -8,7 +8,11 @@ from pydantic import Field
 
 from coral_serve.schema.base import CoralBaseModel
 
-__all__ = ["Platform", "RuntimeConfig"]
+__all__ = ["WORKER_NICE_ENV", "Platform", "RuntimeConfig", "ServeTuning"]
+
+WORKER_NICE_ENV = "CORAL_WORKER_NICE"
+"""How `runtime.worker_nice` reaches the pipeline workers: Ray's processes inherit the
+environment of the process that starts Ray (one word after `CORAL_`, so no config key)."""
 
 
 class Platform(str, Enum):
@@ -19,6 +23,39 @@ class Platform(str, Enum):
     cuda = "cuda"
     jetson = "jetson"
     rockchip = "rockchip"
+
+
+class ServeTuning(CoralBaseModel):
+    """Ray Serve's own performance switches (`ray/serve/_private/constants.py`), set in the
+    environment before Ray starts: Serve reads them once, when it is imported."""
+
+    throughput_optimized: bool = Field(
+        default=True,
+        description="RAY_SERVE_THROUGHPUT_OPTIMIZED: gRPC between replicas, user code and "
+        "router on the replica's own event loop, buffered request logs, GC frozen after start.",
+    )
+    direct_ingress: bool = Field(
+        default=False,
+        description="RAY_SERVE_ENABLE_DIRECT_INGRESS: the ingress replica also listens on a "
+        "port of its own (30000-31000, on http.host) and the proxy runs on the head only.",
+    )
+    haproxy: bool = Field(
+        default=False,
+        description="RAY_SERVE_ENABLE_HA_PROXY: HAProxy instead of Serve's proxy (the Debian "
+        "package must be installed); binds the replicas' ports to all interfaces.",
+    )
+
+    def environment(self) -> dict[str, str]:
+        """The variables for Ray's processes; explicit zeros, so a mode's defaults are undone."""
+        return {
+            "RAY_SERVE_THROUGHPUT_OPTIMIZED": _flag(self.throughput_optimized),
+            "RAY_SERVE_ENABLE_DIRECT_INGRESS": _flag(self.direct_ingress or self.haproxy),
+            "RAY_SERVE_ENABLE_HA_PROXY": _flag(self.haproxy),
+        }
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
 
 
 class RuntimeConfig(CoralBaseModel):
@@ -51,3 +88,27 @@ class RuntimeConfig(CoralBaseModel):
         pattern="^(DEBUG|INFO|WARNING|ERROR)$",
         description="Log level of coral_serve's own loggers.",
     )
+    serve: ServeTuning = Field(
+        default_factory=ServeTuning, description="Ray Serve's performance switches."
+    )
+    control_plane_nice: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description="Niceness of a locally started Ray (every Serve process and the pipeline "
+        "workers inherit it); raise it to give the cameras precedence over the API.",
+    )
+    worker_nice: int | None = Field(
+        default=None,
+        ge=-20,
+        le=19,
+        description="Niceness each pipeline worker sets for itself at start; null keeps the "
+        "inherited one. Below control_plane_nice needs root or CAP_SYS_NICE.",
+    )
+
+    def ray_environment(self) -> dict[str, str]:
+        """What the runner (and a cluster's pod spec) exports before Ray starts."""
+        environment = self.serve.environment()
+        if self.worker_nice is not None:
+            environment[WORKER_NICE_ENV] = str(self.worker_nice)
+        return environment

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -12,10 +13,11 @@ import ray
 from ray import serve
 
 from coral_serve.config import CoralConfig
+from coral_serve.config.runtime import RuntimeConfig
 from coral_serve.logs import configure_logging
 from coral_serve.serving.graph import bind_graph
 
-__all__ = ["run_forever"]
+__all__ = ["prepare_local_ray", "run_forever"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
         "logging_level": logging.WARNING,
     }
     if started_ray:
+        prepare_local_ray(runtime)
         # "local" always starts a fresh Ray, never attaching to another cluster on this box.
         init_options.update(address="local", num_cpus=runtime.num_cpus)
     else:
@@ -89,6 +92,15 @@ def _reload(app_name: str) -> None:
         log.error("reload failed: %s", getattr(exc, "detail", exc))
         return
     log.info("reloaded: %s", plan.model_dump_json())
+
+
+def prepare_local_ray(runtime: RuntimeConfig) -> None:
+    """Set what Ray's processes inherit from this one, before they exist: Serve's switches
+    (read once, at import) and the control plane's niceness. A cluster joined with
+    `runtime.address` keeps its own (its pods' environment)."""
+    os.environ.update(runtime.ray_environment())
+    if runtime.control_plane_nice:
+        os.setpriority(os.PRIO_PROCESS, 0, runtime.control_plane_nice)
 
 
 def _shutdown(app_name: str, started_ray: bool) -> None:

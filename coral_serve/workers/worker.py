@@ -13,6 +13,7 @@ from coral_serve.engine.model import ModelFiles
 from coral_serve.engine.recorder import RecordingSettings, SegmentRecorder
 from coral_serve.logs import mask_handlers
 from coral_serve.schema.spec import PipelineSpec
+from coral_serve.workers.priority import apply_worker_priority
 
 __all__ = ["PipelineWorker"]
 
@@ -32,6 +33,7 @@ class PipelineWorker:
         model_files: ModelFiles | None = None,
     ) -> None:
         mask_handlers()  # a Ray actor's process: its logs are masked like the driver's
+        apply_worker_priority()  # before the engine's threads, which inherit it
         self.pipeline_id = pipeline_id
         self.generation = generation
         self._recordings = recordings

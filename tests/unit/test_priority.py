@@ -1,0 +1,54 @@
+"""A pipeline worker runs at the niceness the runner exported, all of its threads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+# In a child process: a niceness raised is never lowered again without privilege.
+_PROBE = """
+import json, os, sys, threading
+from coral_serve.workers.priority import apply_worker_priority
+
+started = threading.Event()
+ray_like = threading.Thread(target=started.wait, daemon=True)  # a thread Ray started first
+ray_like.start()
+runs_at = apply_worker_priority(json.loads(sys.argv[1]))
+engine_nice = []
+engine = threading.Thread(target=lambda: engine_nice.append(os.getpriority(os.PRIO_PROCESS, 0)))
+engine.start()
+engine.join()
+threads = {os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir("/proc/self/task")}
+started.set()
+print(json.dumps({"runs_at": runs_at, "engine": engine_nice[0], "threads": sorted(threads)}))
+"""
+INHERITED = os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def _worker_start(environ: dict[str, str]) -> tuple[dict[str, object], str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(environ)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout), done.stderr
+
+
+def test_every_thread_of_the_worker_runs_at_the_exported_niceness() -> None:
+    wanted = min(INHERITED + 7, 19)
+    seen, _ = _worker_start({"CORAL_WORKER_NICE": str(wanted)})
+    assert seen == {"runs_at": wanted, "engine": wanted, "threads": [wanted]}
+
+
+def test_without_the_variable_the_worker_keeps_what_it_inherited() -> None:
+    seen, _ = _worker_start({})
+    assert seen == {"runs_at": INHERITED, "engine": INHERITED, "threads": [INHERITED]}
+
+
+def test_a_bad_value_is_reported_and_the_worker_runs_on() -> None:
+    seen, log = _worker_start({"CORAL_WORKER_NICE": "fast"})
+    assert seen["runs_at"] == INHERITED
+    assert "cannot set worker niceness CORAL_WORKER_NICE='fast'" in log
