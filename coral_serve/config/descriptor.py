@@ -10,6 +10,7 @@ from coral_serve.config.deployments import DeploymentsConfig
 from coral_serve.config.errors import ConfigError, ConfigProblem
 from coral_serve.config.health import HealthConfig
 from coral_serve.config.http import AuthMode, HttpConfig, Role
+from coral_serve.config.kuberay import KubeRayConfig
 from coral_serve.config.monitoring import MonitoringConfig
 from coral_serve.config.notifications import NotificationsConfig
 from coral_serve.config.object_events import ObjectEventsConfig
@@ -49,6 +50,10 @@ class CoralConfig(CoralBaseModel):
     plugins: PluginsConfig = Field(default_factory=PluginsConfig, description="Plugins.")
     deployments: DeploymentsConfig = Field(
         default_factory=DeploymentsConfig, description="Serve deployment options."
+    )
+    kuberay: KubeRayConfig = Field(
+        default_factory=KubeRayConfig,
+        description="Pod sizes and group replicas of `coral-runtime deploy kuberay`.",
     )
 
     @model_validator(mode="after")

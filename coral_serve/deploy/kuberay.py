@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from coral_serve.config import ConfigSources, CoralConfig, load_config
+from coral_serve.config.kuberay import PodSize, WorkerGroup
 from coral_serve.config.layers import file_layer, set_layer
 from coral_serve.deploy.serve_config import render_serve_config
 from coral_serve.schema.redact import SECRET_WORDS
@@ -41,8 +42,6 @@ DATA_DIR = "/data"
 HEAD_RESOURCE = "head"
 """Advertised by the head only: `deploy=cluster` pins the store owners to it with this."""
 NPU_RESOURCE = "NPU"
-NPU_PER_NODE = 3
-"""An RK3588 has three NPU cores: one pipeline asking for `{NPU: 1}` per core."""
 CLUSTER_SETS = ("deploy=cluster", "http.host=0.0.0.0", f"pipelines.data_dir={DATA_DIR}")
 """Applied before the user's `--set` pairs (which may override them): the cluster profile,
 an ingress other pods can reach, and the store on the head's volume."""
@@ -198,6 +197,7 @@ def _ray_service(
     config: CoralConfig, sets: Sequence[str], descriptor: str, options: KubeRayOptions
 ) -> dict[str, Any]:
     port = config.http.port
+    sizes = config.kuberay
     return {
         "apiVersion": "ray.io/v1",
         "kind": "RayService",
@@ -220,25 +220,33 @@ def _ray_service(
                 "workerGroupSpecs": [
                     {
                         "groupName": "cpu",
-                        "replicas": 1,
-                        "minReplicas": 1,
-                        "maxReplicas": 4,
+                        **_group_sizes(sizes.cpu_workers),
                         "rayStartParams": {},
-                        "template": _worker_template(options, options.image, port, cpu=2),
+                        "template": _worker_template(
+                            options, options.image, port, sizes.cpu_workers
+                        ),
                     },
                     {
                         "groupName": "npu",
-                        "replicas": 1,
-                        "minReplicas": 0,
-                        "maxReplicas": 8,
+                        **_group_sizes(sizes.npu_workers),
                         "rayStartParams": {
-                            "resources": _resources_param({NPU_RESOURCE: NPU_PER_NODE})
+                            "resources": _resources_param(
+                                {NPU_RESOURCE: sizes.npu_workers.npu_per_node}
+                            )
                         },
-                        "template": _npu_template(options, port),
+                        "template": _npu_template(options, port, sizes.npu_workers),
                     },
                 ],
             },
         },
+    }
+
+
+def _group_sizes(group: WorkerGroup) -> dict[str, int]:
+    return {
+        "replicas": group.replicas,
+        "minReplicas": group.min_replicas,
+        "maxReplicas": group.max_replicas,
     }
 
 
@@ -256,9 +264,9 @@ def _pod_spec(containers: list[dict[str, Any]], volumes: list[dict[str, Any]]) -
 
 
 def _container(
-    name: str, image: str, options: KubeRayOptions, port: int, cpu: int, memory: str
+    name: str, image: str, options: KubeRayOptions, port: int, size: PodSize
 ) -> dict[str, Any]:
-    amounts = {"cpu": str(cpu), "memory": memory}
+    amounts = {"cpu": f"{size.cpu:g}", "memory": size.memory}
     return {
         "name": name,
         "image": image,
@@ -281,7 +289,7 @@ def _head_template(config: CoralConfig, options: KubeRayOptions, port: int) -> d
     """Readiness stays KubeRay's own (Ray's health): KubeRay deploys the Serve config only
     once the head pod is ready, so a /readyz probe here could never pass. Liveness asks the
     ingress, patiently, because restarting the head restarts every pipeline."""
-    container = _container("ray-head", options.image, options, port, cpu=2, memory="4Gi")
+    container = _container("ray-head", options.image, options, port, config.kuberay.head)
     container["ports"] = [
         {"name": "gcs-server", "containerPort": 6379},
         {"name": "dashboard", "containerPort": 8265},
@@ -299,17 +307,19 @@ def _head_template(config: CoralConfig, options: KubeRayOptions, port: int) -> d
     return {"spec": _pod_spec([container], volumes)}
 
 
-def _worker_template(options: KubeRayOptions, image: str, port: int, cpu: int) -> dict[str, Any]:
+def _worker_template(
+    options: KubeRayOptions, image: str, port: int, size: PodSize
+) -> dict[str, Any]:
     """A worker takes traffic from the serve Service only while the whole app is ready."""
-    container = _container("ray-worker", image, options, port, cpu=cpu, memory=f"{2 * cpu}Gi")
+    container = _container("ray-worker", image, options, port, size)
     container["readinessProbe"] = _http_probe("/readyz", periodSeconds=10, failureThreshold=3)
     return {"spec": _pod_spec([container], [_config_volume(options)])}
 
 
-def _npu_template(options: KubeRayOptions, port: int) -> dict[str, Any]:
+def _npu_template(options: KubeRayOptions, port: int, size: PodSize) -> dict[str, Any]:
     """Rockchip boards: arm64 nodes, the rknn image, and the NPU's DRM device, which a
     container reaches only privileged unless the cluster runs a device plugin for it."""
-    template = _worker_template(options, options.npu_image or f"{options.image}-rknn", port, 4)
+    template = _worker_template(options, options.npu_image or f"{options.image}-rknn", port, size)
     spec = template["spec"]
     spec["nodeSelector"] = {"kubernetes.io/arch": "arm64"}
     (container,) = spec["containers"]

@@ -222,3 +222,54 @@ def test_a_bad_descriptor_exits_2_naming_the_key(tmp_path: Path) -> None:
     result = generate("-c", str(descriptor))
     assert result.exit_code == 2
     assert "http.port" in result.output
+
+
+def test_pod_sizes_and_group_replicas_come_from_the_descriptor(
+    tmp_path: Path, crd_validator: jsonschema.Draft4Validator
+) -> None:
+    descriptor = tmp_path / "runtime.yaml"
+    descriptor.write_text(
+        "kuberay:\n"
+        "  head: {cpu: 4, memory: 16Gi}\n"
+        "  cpu_workers: {replicas: 2, min_replicas: 2, max_replicas: 10, cpu: 0.5, memory: 1Gi}\n"
+        "  npu_workers: {replicas: 3, max_replicas: 3, cpu: 8, memory: 12Gi, npu_per_node: 1}\n"
+    )
+    result = generate("-c", str(descriptor))
+    assert result.exit_code == 0, result.output
+    service = documents(result.output)["RayService"]
+    assert list(crd_validator.iter_errors(service)) == []
+    groups = pods(service)
+    limits = {
+        name: group["template"]["spec"]["containers"][0]["resources"]["limits"]
+        for name, group in groups.items()
+    }
+    assert limits == {
+        "head": {"cpu": "4", "memory": "16Gi"},
+        "cpu": {"cpu": "0.5", "memory": "1Gi"},
+        "npu": {"cpu": "8", "memory": "12Gi"},
+    }
+    replicas = {
+        name: (group["replicas"], group["minReplicas"], group["maxReplicas"])
+        for name, group in groups.items()
+        if name != "head"
+    }
+    assert replicas == {"cpu": (2, 2, 10), "npu": (3, 0, 3)}
+    assert advertised(groups["npu"]) == {"NPU": 1}
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("kuberay.npu_workers.replicas=9", "kuberay.npu_workers"),
+        ("kuberay.head.memory=lots", "kuberay.head.memory"),
+        ("kuberay.cpu_workers.cpu=0", "kuberay.cpu_workers.cpu"),
+    ],
+)
+def test_a_cluster_size_that_cannot_be_exits_2_naming_the_key(
+    tmp_path: Path, setting: str, key: str
+) -> None:
+    descriptor = tmp_path / "runtime.yaml"
+    descriptor.write_text("{}\n")
+    result = generate("-c", str(descriptor), "--set", setting)
+    assert result.exit_code == 2, result.output
+    assert key in result.output
