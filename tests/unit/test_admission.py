@@ -9,9 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.types import Message
+from starlette.websockets import WebSocket
 
 from coral_serve.config import ConfigError, ConfigSources, load_config
-from coral_serve.web.admission import Budget
+from coral_serve.config.admission import AdmissionConfig
+from coral_serve.web.admission import AdmissionMiddleware, Budget
 from tests.unit.waiting import eventually
 from tests.unit.webapp import make_config, running_app, served_on_loopback
 
@@ -134,3 +139,40 @@ async def test_concurrent_requests_beyond_the_limit_are_refused_not_queued(tmp_p
         answers = await asyncio.gather(*(client.get(API) for _ in range(40)))
     codes = sorted(answer.status_code for answer in answers)
     assert codes == [200] * 8 + [429] * 32
+
+
+async def echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    async for text in websocket.iter_text():
+        await websocket.send_text(text)
+
+
+class Socket:
+    """One WebSocket connection driven by its ASGI messages."""
+
+    def __init__(self, app: AdmissionMiddleware) -> None:
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.outbox: asyncio.Queue[Message] = asyncio.Queue()
+        scope = {"type": "websocket", "path": "/ws", "headers": [], "query_string": b"",
+                 "client": ("127.0.0.1", 5000), "root_path": "", "subprotocols": []}  # fmt: skip
+        self.inbox.put_nowait({"type": "websocket.connect"})
+        self.task = asyncio.create_task(app(scope, self.inbox.get, self.outbox.put))
+
+    async def close(self) -> None:
+        await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
+        await self.task
+
+
+async def test_an_open_websocket_holds_its_slot_and_one_too_many_is_closed_1013() -> None:
+    """1013 is "try again later"; the slot comes back when the socket closes."""
+    app = Starlette(routes=[WebSocketRoute("/ws", echo)])
+    limited = AdmissionMiddleware(app, AdmissionConfig(max_in_flight=1), frozenset())
+    first = Socket(limited)
+    assert (await first.outbox.get())["type"] == "websocket.accept"
+    second = Socket(limited)
+    assert await second.outbox.get() == {"type": "websocket.close", "code": 1013}
+    await second.task
+    await first.close()
+    third = Socket(limited)
+    assert (await third.outbox.get())["type"] == "websocket.accept"
+    await third.close()
