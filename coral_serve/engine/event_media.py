@@ -20,7 +20,7 @@ import queue
 import re
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -125,7 +125,6 @@ class _Clip:
     stream: av.video.stream.VideoStream | None = None
     first_pts: int | None = None
     last_pts: int = -1
-    written: list[float] = field(default_factory=list)
 
     def mux(self, packet: _Packet, size: tuple[int, int]) -> None:
         if self.container is None:
@@ -147,7 +146,6 @@ class _Clip:
         out.stream = self.stream
         out.is_keyframe = packet.keyframe
         self.container.mux(out)  # type: ignore[union-attr]
-        self.written.append(packet.timestamp)
 
     def finish(self) -> None:
         if self.container is None:
