@@ -61,6 +61,8 @@ async def test_viewer_gets_annotated_video_and_each_frames_results(tmp_path, vid
         assert len(with_persons) >= 0.9 * len(viewer.results)
         assert all(r["timestamp"] > 0 and r["source_id"] == "plaza" for r in viewer.results)
 
+        # The id names the replica holding the session, which closes are routed to.
+        assert re.fullmatch(r"[0-9a-z]{1,32}-[0-9a-f]{32}", answer["session_id"])
         session = f"{STREAMS}/sessions/{answer['session_id']}"
         assert (await client.delete(session)).status_code == 204
         await asyncio.wait_for(viewer.ended.wait(), 10)
