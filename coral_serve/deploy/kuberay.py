@@ -198,7 +198,7 @@ def _ray_service(
 ) -> dict[str, Any]:
     port = config.http.port
     sizes = config.kuberay
-    return {
+    service = {
         "apiVersion": "ray.io/v1",
         "kind": "RayService",
         "metadata": _metadata(options, "control-plane"),
@@ -240,6 +240,18 @@ def _ray_service(
             },
         },
     }
+    _set_ray_environment(service, config.runtime.ray_environment())
+    return service
+
+
+def _set_ray_environment(service: dict[str, Any], environment: Mapping[str, str]) -> None:
+    """Every pod's Ray inherits Serve's switches and the workers' niceness (runtime.serve,
+    runtime.worker_nice), as the runner's own Ray does on one box."""
+    cluster = service["spec"]["rayClusterConfig"]
+    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    for group in groups:
+        for container in group["template"]["spec"]["containers"]:
+            container["env"] = [{"name": k, "value": v} for k, v in environment.items()]
 
 
 def _group_sizes(group: WorkerGroup) -> dict[str, int]:

@@ -273,3 +273,19 @@ def test_a_cluster_size_that_cannot_be_exits_2_naming_the_key(
     result = generate("-c", str(descriptor), "--set", setting)
     assert result.exit_code == 2, result.output
     assert key in result.output
+
+
+def test_every_pod_runs_ray_with_the_descriptors_serve_switches(tmp_path: Path) -> None:
+    descriptor = tmp_path / "runtime.yaml"
+    descriptor.write_text("runtime:\n  serve: {throughput_optimized: false}\n  worker_nice: 5\n")
+    result = generate("-c", str(descriptor))
+    assert result.exit_code == 0, result.output
+    expected = {
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "0",
+        "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0",
+        "RAY_SERVE_ENABLE_HA_PROXY": "0",
+        "CORAL_WORKER_NICE": "5",
+    }
+    for group in pods(documents(result.output)["RayService"]).values():
+        (container,) = group["template"]["spec"]["containers"]
+        assert {e["name"]: e["value"] for e in container["env"]} == expected
