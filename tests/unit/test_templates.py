@@ -12,7 +12,11 @@ from tests.conftest import shared_file
 from tests.unit.test_cli_pipelines import cli
 from tests.unit.webapp import make_config, running_app, served_on_loopback
 
-TEMPLATE = "pipelines.templates={cam: {model: {backend: none}, labels: {site: north}}}"
+# Light on the 2 cores: no model, and a live JPEG once a second rather than every frame.
+TEMPLATE = (
+    "pipelines.templates={cam: {model: {backend: none}, outputs: {stream_fps: 1},"
+    " labels: {site: north}}}"
+)
 
 
 @pytest.fixture
