@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from coral_serve.errors import UnavailableError
 from coral_serve.schema.spec import PipelineSpec
@@ -62,7 +63,7 @@ def video() -> Path:
 @pytest.fixture
 async def counted_api(
     tmp_path: Path, video: Path
-) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Counted], PipelineSnapshot]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Counted], FastAPI]]:
     """The real services behind an ingress whose calls to each of them are counted; the
     snapshot's long-polls wait up to 300 s, so no read here sees it turn stale by age."""
     config = make_config(
@@ -74,7 +75,7 @@ async def counted_api(
         app = create_web_app(config, Services.wrap(**counted))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://coral.test") as client:
-            yield client, counted, app.state.snapshot
+            yield client, counted, app
         await app.state.snapshot.stop()
 
 
@@ -134,7 +135,8 @@ async def test_a_read_does_not_settle_for_a_catch_up_older_than_its_write(
 ) -> None:
     """A catch-up that read the views before the pause answers after it: the read that
     came after the pause asks again."""
-    client, counted, snapshot = counted_api
+    client, counted, app = counted_api
+    snapshot: PipelineSnapshot = app.state.snapshot
     pipelines = counted["pipelines"]
     await eventually(lambda: client.get(API), lambda _: pipelines.answered["watch"] > 0)
     pipelines.hold_long_polls = True
@@ -167,9 +169,24 @@ async def test_without_a_trusted_snapshot_reads_ask_the_service(counted_api, vid
     assert [v["id"] for v in (await client.get(API)).json()] == [view.id]
     assert (await client.get(f"{API}/{view.id}/status")).status_code == 200
     assert pipelines.calls["list"] == 2 and pipelines.calls["get"] == 1
-    refused = await client.get("/api/v1/watch")
-    assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
-    assert refused.json()["error"] == "unavailable"
+
+
+async def test_watch_waits_for_trusted_views_then_sends_them(counted_api) -> None:
+    """The stream opens while PipelineService cannot be watched and says it waits; the
+    snapshot comes once the long-poll is answered again."""
+    _, counted, app = counted_api
+    pipelines = counted["pipelines"]
+    pipelines.refuse_watch = True
+    async with (
+        served_on_loopback(app) as url,
+        httpx.AsyncClient(base_url=url) as browser,
+        browser.stream("GET", "/api/v1/watch") as stream,
+    ):
+        lines = stream.aiter_lines()
+        assert await anext(lines) == ": waiting for the pipeline views"
+        pipelines.refuse_watch = False
+        name, data = await anext(events(lines))
+        assert (name, data) == ("snapshot", {"pipelines": []})
 
 
 async def test_a_deleted_pipeline_is_not_brought_back_by_a_slower_read(tmp_path, video) -> None:

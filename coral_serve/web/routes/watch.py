@@ -2,7 +2,9 @@
 
 What a dashboard needs instead of polling: a `snapshot` event with every pipeline, then a
 `changes` event with the views that changed and the ids removed. A `stale` event says the
-replica lost touch with PipelineService; a new `snapshot` follows once it is back.
+replica lost touch with PipelineService; a new `snapshot` follows once it is back. The
+stream opens at once even before the replica holds the views (a browser's EventSource
+does not retry a refused connection): comment lines say it is waiting.
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from coral_serve.config.http import Role
 from coral_serve.schema.views import PipelineView
-from coral_serve.web.errors import error_response
 from coral_serve.web.roles import require_role
 from coral_serve.web.snapshot import PipelineSnapshot, get_snapshot
 
@@ -25,7 +26,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", tags=["pipelines"])
 
 MEDIA_TYPE = "text/event-stream"
-_RETRY_AFTER = "2"
 
 
 @router.get(
@@ -37,11 +37,7 @@ _RETRY_AFTER = "2"
 )
 async def watch(
     snapshot: Annotated[PipelineSnapshot, Depends(get_snapshot)],
-) -> Response:
-    if await snapshot.views() is None:
-        refused = error_response(503, "pipeline views are being loaded; retry shortly")
-        refused.headers["Retry-After"] = _RETRY_AFTER
-        return refused
+) -> StreamingResponse:
     return StreamingResponse(
         _events(snapshot), media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"}
     )
@@ -53,6 +49,8 @@ async def _events(snapshot: PipelineSnapshot) -> AsyncIterator[str]:
         if views is None:
             if sent is not None:
                 yield _event("stale", {"detail": "pipeline views are not current"})
+            else:
+                yield ": waiting for the pipeline views\n\n"
         elif sent is None:
             yield _event("snapshot", {"pipelines": _dumped(views.values())})
         else:
