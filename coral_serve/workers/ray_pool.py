@@ -17,11 +17,13 @@ from coral_serve.schema.spec import PipelineSpec, ResourcesSpec
 from coral_serve.workers.pool import WorkerGone, pipeline_id_of, worker_name
 from coral_serve.workers.worker import PipelineWorker
 
-__all__ = ["RayWorkerPool"]
+__all__ = ["MODEL_CHECK_TASK", "RayWorkerPool"]
 
 # Threads per actor: a streaming `wait_frame` must never hold up `status` or `stop`.
 _ACTOR_CONCURRENCY = 16
 _STOP_GRACE_SECONDS = 5.0
+MODEL_CHECK_TASK = "coral-model-check"
+"""The task name of model checks (`ray list tasks --filter name=coral-model-check`)."""
 # The model check as a task, placed like the worker: it loads the model where it will run.
 _check_model_task = ray.remote(max_retries=0)(check_model)
 
@@ -78,7 +80,7 @@ class RayWorkerPool:
         )
 
     async def check_model(self, spec: PipelineSpec) -> str | None:
-        task = _check_model_task.options(**_placement(spec.resources))
+        task = _check_model_task.options(name=MODEL_CHECK_TASK, **_placement(spec.resources))
         ref = task.remote(spec, self.model_files)
         try:
             return await ref

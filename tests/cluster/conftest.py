@@ -2,12 +2,14 @@
 
 Fixtures (session scoped: one cluster and one Serve graph for the whole tier):
 
-- `cluster` (`SimulatedCluster`): three nodes (on this machine) as `deploy kuberay` lays them out:
-  `head` (the `head` resource, 1 CPU), `cpu` (2 CPUs) and `npu` (1 CPU, `NPU: 2`). Only NPU
-  nodes can import `rknnlite` (the stand-in under `npu_site/`); the head and the test
-  process cannot. Each node has its own data directory (`data_dir(node)`), which its
-  processes see as `CORAL_PIPELINES__DATA_DIR`, as a pod sees its own volume; the files of
-  the NPU image (`npu_models`) are the same for every NPU node. `remove_npu_node()` and
+- `cluster` (`SimulatedCluster`): three nodes on this machine as `deploy kuberay` lays them
+  out: `head` (the `head` resource, 1 CPU), `cpu` (4 CPUs) and `npu` (`NPU: 2` and no CPU,
+  so that no Serve replica lands on the node the tests kill; on KubeRay the replicas would
+  go with it and answer 503 until Serve replaces them). Only NPU nodes can import `rknnlite`
+  (the stand-in under `npu_site/`); the head and the test process cannot. Each node has its
+  own data directory (`data_dir(node)`), which its processes see as
+  `CORAL_PIPELINES__DATA_DIR`, as a pod sees its own volume; the files of the NPU image
+  (`npu_models`, a model root) are the same for every NPU node. `remove_npu_node()` and
   `add_npu_node()` replace the NPU node as KubeRay recreates a lost pod; `node_of(id)` says
   where a pipeline's worker runs.
 - `coral` (`CoralGraph`): the real Serve graph with the cluster profile (`deploy=cluster`),
@@ -43,7 +45,7 @@ from coral_serve.config import ConfigSources, CoralConfig, load_config
 from coral_serve.deploy.kuberay import HEAD_RESOURCE, NPU_RESOURCE
 from coral_serve.serving.graph import bind_graph
 from coral_serve.workers.pool import worker_name
-from tests.conftest import shared_dir
+from tests.conftest import EXAMPLES_DIR, shared_dir
 from tests.integration.processes import free_port
 from tests.integration.server import wait_until
 
@@ -85,7 +87,7 @@ class SimulatedCluster:
         return self._data_dirs[node.node_id]
 
     def add_npu_node(self) -> Any:
-        self.npu = self._add("npu", num_cpus=1, resources={NPU_RESOURCE: NPU_PER_NODE})
+        self.npu = self._add("npu", num_cpus=0, resources={NPU_RESOURCE: NPU_PER_NODE})
         return self.npu
 
     def remove_npu_node(self) -> None:
@@ -138,7 +140,7 @@ def cluster() -> Iterator[SimulatedCluster]:
             simulated.head = simulated._add(
                 "head", head=True, num_cpus=1, resources={HEAD_RESOURCE: 1}
             )
-            simulated.cpu = simulated._add("cpu", num_cpus=2)
+            simulated.cpu = simulated._add("cpu", num_cpus=4)
             simulated.add_npu_node()
             simulated.npu_models.mkdir(parents=True)
             address = simulated.cluster.address
@@ -160,8 +162,8 @@ def coral(cluster: SimulatedCluster) -> Iterator[CoralGraph]:
     sets = [
         *GRAPH_SETS,
         f"pipelines.data_dir={cluster.data_dir(cluster.head)}",
-        f"pipelines.sources.file_roots=[{shared_dir() / 'media'}]",
-        f"pipelines.models.roots=[{cluster.npu_models},{shared_dir() / 'models'}]",
+        f"pipelines.sources.file_roots=[{EXAMPLES_DIR / 'media'},{shared_dir() / 'media'}]",
+        f"pipelines.models.roots=[{cluster.npu_models}]",
         "http.host=127.0.0.1",
         f"http.port={port}",
     ]

@@ -1,182 +1,115 @@
-"""Pipelines on a multi-node Ray cluster, simulated on this machine: placement by custom
-resource, `pending` while no node has it free, rescheduling after the node dies.
-
-Its own pytest invocation (`make test-cluster`): this process becomes a driver of the
-simulated cluster, which no other Ray test may share.
-"""
+"""NPU pipelines on the simulated cluster, through the real HTTP API: models are checked on
+the NPU node (the head cannot even import the runtime), pipelines wait `pending` while the
+node is full and run when it has room, a broken model file there fails with the reason, and
+pipelines move with the node when it is lost and replaced."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+import importlib.util
 from pathlib import Path
+from typing import Any
 
-import psutil
-import pytest
 import ray
-from ray.cluster_utils import Cluster
 
-from coral_serve.config import ConfigSources, load_config
-from coral_serve.schema.spec import PipelineSpec
-from coral_serve.schema.views import PipelineView
-from coral_serve.services.pipeline import PipelineService
-from coral_serve.workers.pool import worker_name
-from coral_serve.workers.ray_pool import RayWorkerPool
+from coral_serve.deploy.kuberay import HEAD_RESOURCE
+from tests.cluster.conftest import API, CoralGraph, SimulatedCluster
 from tests.conftest import shared_file
-from tests.unit.waiting import eventually
+from tests.integration.server import wait_until
 
-NAMESPACE = "coral-cluster-test"
-NPU_NODE = {"num_cpus": 0, "resources": {"NPU": 2}}
-# Notice a crashed node within seconds rather than Ray's default of about half a minute.
-HEALTH_CHECKS = {"health_check_period_ms": 1000, "health_check_failure_threshold": 5}
+PIPELINES = f"{API}/pipelines"
+VIDEO = shared_file("media", "vtest-10s.mp4")
+NODE_EVENTS = 90.0  # a lost node is noticed in ~5 s; a restart backs off a few seconds more
 
 
-@pytest.fixture
-def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
-    """A head without resources of its own, plus one node advertising {NPU: 2}.
-
-    Its own RAY_TMPDIR keeps Ray's address file away from /tmp/ray, where a concurrent
-    `ray.init()` on this machine would find this cluster and join it; it also marks every
-    process of this cluster, so teardown can prove none is left behind.
-    """
-    ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    monkeypatch.setenv("RAY_TMPDIR", ray_tmp)
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    simulated = Cluster(
-        initialize_head=True,
-        head_node_args={
-            "num_cpus": 0,
-            "include_dashboard": False,
-            "_system_config": HEALTH_CHECKS,
+def rknn_pipeline(name: str, model: Path) -> dict[str, Any]:
+    return {
+        "name": name,
+        "source": {"uri": str(VIDEO), "loop": True},
+        "model": {
+            "backend": "rknn",
+            "path": str(model),
+            "decoder": "yolo-nms",
+            "classes": ["car", "person"],
+            "input_size": [64, 64],
         },
-    )
-    try:
-        simulated.add_node(**NPU_NODE)
-        ray.init(address=simulated.address, namespace=NAMESPACE, logging_level="WARNING")
-        yield simulated
-    finally:
-        ray.shutdown()
-        simulated.shutdown()
-        leftovers = _wait_gone(ray_tmp)
-        shutil.rmtree(ray_tmp, ignore_errors=True)
-        assert leftovers == [], f"Ray processes outlived the cluster: {leftovers}"
+        "resources": {"num_cpus": 0, "custom": {"NPU": 1}},
+    }
 
 
-def _processes_of(ray_tmp: str) -> list[psutil.Process]:
-    """Every process started under this cluster's RAY_TMPDIR, orphans of a killed node too."""
-    found = []
-    for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
-            if proc.pid != os.getpid() and proc.environ().get("RAY_TMPDIR") == ray_tmp:
-                found.append(proc)
-    return found
+@ray.remote(num_cpus=0, resources={HEAD_RESOURCE: 0.001})
+def _head_has_rknnlite() -> bool:
+    return importlib.util.find_spec("rknnlite") is not None
 
 
-def _wait_gone(ray_tmp: str, timeout: float = 30.0) -> list[str]:
-    """Wait for the cluster's processes to exit; kill and name any that do not."""
-    _, alive = psutil.wait_procs(_processes_of(ray_tmp), timeout=timeout)
-    names = []
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            names.append(proc.name())
-            proc.kill()
-    return names
+def create(coral: CoralGraph, spec: dict[str, Any]) -> dict[str, Any]:
+    response = coral.client.post(PIPELINES, json=spec)
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
-@pytest.fixture
-def video() -> Path:
-    return shared_file("media", "vtest-10s.mp4")
+def status(coral: CoralGraph, pipeline_id: str) -> dict[str, Any]:
+    return coral.client.get(f"{PIPELINES}/{pipeline_id}/status").json()
 
 
-@pytest.fixture
-async def service(tmp_path: Path, video: Path, cluster: Cluster) -> AsyncIterator[PipelineService]:
-    """PipelineService with Ray workers, driven in this process: no Serve, no HTTP."""
-    config = load_config(
-        ConfigSources(
-            sets=[
-                "demo=none",  # the dev profile's demo would wait for a CPU no node offers
-                f"pipelines.data_dir={tmp_path / 'data'}",
-                f"pipelines.sources.file_roots=[{video.parent}]",
-                "pipelines.reconcile_interval=0.5",
-                f"runtime.namespace={NAMESPACE}",
-            ],
-            use_env=False,
-        )
-    )
-    pipelines = PipelineService(config, RayWorkerPool(NAMESPACE))
-    await pipelines.start()
-    try:
-        yield pipelines
-    finally:
-        await pipelines.stop()
-
-
-def npu_pipeline(name: str, video: Path) -> PipelineSpec:
-    return PipelineSpec.model_validate(
-        {
-            "name": name,
-            "source": {"uri": str(video), "loop": True},
-            "model": {"backend": "none"},
-            "resources": {"num_cpus": 0, "custom": {"NPU": 1}},
-        }
+def wait_state(
+    coral: CoralGraph, pipeline_id: str, state: str, timeout: float = 60.0
+) -> dict[str, Any]:
+    return wait_until(
+        lambda: status(coral, pipeline_id), lambda s: s["state"] == state, timeout=timeout
     )
 
 
-async def states(service: PipelineService) -> dict[str, PipelineView]:
-    return {view.name: view for view in await service.list()}
+def events(coral: CoralGraph, pipeline_id: str) -> list[tuple[str, str]]:
+    listed = coral.client.get(f"{PIPELINES}/{pipeline_id}/events").json()
+    return [(event["kind"], event["detail"]) for event in listed]
 
 
-def by_state(views: dict[str, PipelineView]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for name, view in sorted(views.items()):
-        grouped.setdefault(view.status.state, []).append(name)
-    return grouped
-
-
-async def node_of(pipeline_id: str) -> str:
-    worker = ray.get_actor(worker_name(pipeline_id), namespace=NAMESPACE)
-    return await worker.__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id())
-
-
-def counts(views: dict[str, PipelineView]) -> dict[str, int]:
-    return {state: len(names) for state, names in by_state(views).items()}
-
-
-async def test_npu_pipelines_land_wait_and_move_with_the_node(
-    service: PipelineService, cluster: Cluster, video: Path
+def test_rknn_pipelines_are_checked_wait_fail_and_move_with_the_npu_node(
+    cluster: SimulatedCluster, coral: CoralGraph
 ) -> None:
-    (npu_node,) = cluster.worker_nodes
-    created = [await service.create(npu_pipeline(f"npu-{n}", video)) for n in range(3)]
-    ids = {view.name: view.id for view in created}
+    assert importlib.util.find_spec("rknnlite") is None
+    assert ray.get(_head_has_rknnlite.remote()) is False
+    detector = cluster.npu_models / "detector.rknn"
+    detector.write_bytes(b"RKNN model for the stand-in runtime")
+    broken = cluster.npu_models / "broken.rknn"
+    broken.write_bytes(b"not an RKNN model")
+    npu = cluster.npu
 
-    # Two fit on the node's two NPUs; the third waits, saying for what, and does not fail.
-    views = await eventually(
-        lambda: states(service), lambda v: counts(v) == {"running": 2, "pending": 1}, timeout=90
+    # Checked and run on the NPU node: the fake runtime's detections come back.
+    a, b = (create(coral, rknn_pipeline(name, detector)) for name in ("npu-a", "npu-b"))
+    for pipeline in (a, b):
+        wait_state(coral, pipeline["id"], "running")
+        assert cluster.node_of(pipeline["id"]) == npu.node_id
+    results = wait_until(
+        lambda: coral.client.get(f"{PIPELINES}/{a['id']}/results").json(), lambda r: len(r) > 0
     )
-    (waiting,) = by_state(views)["pending"]
-    assert views[waiting].status.reason == "waiting for a node with free NPU 1"
-    running = by_state(views)["running"]
-    assert {await node_of(ids[name]) for name in running} == {npu_node.node_id}
+    assert {d["class"] for d in results[0]["detections"]} == {"person"}
 
-    # The node crashes: its pipelines are restarted by the reconciler, and with no NPU left
-    # anywhere every one of them waits, pending, instead of failing.
-    cluster.remove_node(npu_node, allow_graceful=False)
-    views = await eventually(
-        lambda: states(service),
-        lambda v: counts(v) == {"pending": 3} and all(v[n].generation > 1 for n in running),
-        timeout=90,
-    )
-    for name in running:
-        kinds = [(e.kind, e.detail) for e in await service.events(ids[name])]
-        assert ("failed", "worker process died") in kinds
+    # The node's two NPUs are taken: a third is accepted, pending, and says what it waits for.
+    c = create(coral, rknn_pipeline("npu-c", detector))
+    assert c["status"]["state"] == "pending"
+    assert c["status"]["reason"] == "waiting for a node with free NPU 1 to check its model"
+    coral.client.delete(f"{PIPELINES}/{a['id']}").raise_for_status()
+    wait_state(coral, c["id"], "running")
+    assert cluster.node_of(c["id"]) == npu.node_id
 
-    # A replacement node joins (as KubeRay recreates a lost pod): two run there again.
-    replacement = cluster.add_node(**NPU_NODE)
-    views = await eventually(
-        lambda: states(service), lambda v: counts(v) == {"running": 2, "pending": 1}, timeout=90
-    )
-    moved = by_state(views)["running"]
-    assert {await node_of(ids[name]) for name in moved} == {replacement.node_id}
+    # A broken file there: accepted while the node is full, failed once it is checked.
+    bad = create(coral, rknn_pipeline("npu-broken", broken))
+    assert bad["status"]["state"] == "pending"
+    coral.client.delete(f"{PIPELINES}/{b['id']}").raise_for_status()
+    failed = wait_state(coral, bad["id"], "failed")
+    assert failed["reason"] == f"model: {broken} is not a valid RKNN model (load_rknn failed)"
+    assert ("failed", failed["reason"]) in events(coral, bad["id"])
+    coral.client.delete(f"{PIPELINES}/{bad['id']}").raise_for_status()
+
+    # The node crashes: its pipeline waits, pending, instead of failing ...
+    cluster.remove_npu_node()
+    pending = wait_state(coral, c["id"], "pending", timeout=NODE_EVENTS)
+    assert pending["reason"] == "waiting for a node with free NPU 1"
+    assert ("failed", "worker process died") in events(coral, c["id"])
+
+    # ... and runs again on the node that replaces it (as KubeRay recreates a lost pod).
+    replacement = cluster.add_npu_node()
+    wait_state(coral, c["id"], "running", timeout=NODE_EVENTS)
+    assert cluster.node_of(c["id"]) == replacement.node_id
+    coral.client.delete(f"{PIPELINES}/{c['id']}").raise_for_status()
