@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel
 
 from coral_serve.client import CoralAPIError, CoralClient
+from coral_serve.client.stream import Message
 from coral_serve.schema.plans import ApplyPlan, ReloadPlan
 from coral_serve.schema.views import PipelineView
 
@@ -296,13 +297,48 @@ def results_command(ref: str, follow: bool, after: int, url: str | None, token: 
     """Result records, one JSON object per line (nothing is consumed)."""
     with CoralClient(url, token) as client:
         pipeline_id = _find(client, ref).id
-        records = (
-            client.follow_results(pipeline_id, after)
-            if follow
-            else iter(client.results(pipeline_id, after, max_items=10_000))
+        if not follow:
+            for record in client.results(pipeline_id, after, max_items=10_000):
+                click.echo(json.dumps(record))
+            return
+        for message in client.stream(pipeline_id, after, events=False):
+            _echo_message(message)
+
+
+def _echo_message(message: Message) -> None:
+    """A streamed record or event as a JSON line; the stream's end (the pipeline deleted)
+    as a refusal."""
+    if message.event == "end":
+        raise Refused(f"the stream ended: {message.data.get('detail', '')}")
+    click.echo(json.dumps(message.data))
+
+
+@pipelines.command("events")
+@click.argument("ref")
+@click.option("--follow", is_flag=True, help="Keep printing object events as they change.")
+@_connection
+@_output
+@_answered
+def events_command(ref: str, follow: bool, url: str | None, token: str | None, output: str) -> None:
+    """Object events of a pipeline (what tracked objects did), newest first; with --follow,
+    each new or changed event as a JSON line."""
+    with CoralClient(url, token) as client:
+        pipeline_id = _find(client, ref).id
+        if follow:
+            for message in client.stream(pipeline_id):
+                if message.event != "result":
+                    _echo_message(message)
+            return
+        events = client.object_events(pipeline_id, limit=500).events
+    if output != "table":
+        _dump(_plain(list(events)), output)
+        return
+    rows = [("ID", "LABEL", "PHASE", "START", "ZONES")]
+    for event in events:
+        rows.append(
+            (event.id, event.label, event.phase.value, f"{event.start:.3f}", ",".join(event.zones))
         )
-        for record in records:
-            click.echo(json.dumps(record))
+    print_table(rows)
 
 
 @pipelines.command("logs")

@@ -11,8 +11,10 @@ import httpx
 
 from coral_serve.client import calls
 from coral_serve.client.calls import Call, connection, finish
+from coral_serve.client.stream import Message, SseParser
 from coral_serve.schema.changes import PipelineUpdate
 from coral_serve.schema.checks import Readiness
+from coral_serve.schema.event_views import ObjectEventPage
 from coral_serve.schema.plans import ApplyPlan, ApplyRequest, ReloadPlan
 from coral_serve.schema.records import PipelineEvent
 from coral_serve.schema.spec import PipelineSpec
@@ -147,6 +149,31 @@ class AsyncCoralClient:
                 yield event
             after = fresh[-1].seq if fresh else after
             await asyncio.sleep(interval)
+
+    async def object_events(
+        self, pipeline_id: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> ObjectEventPage:
+        """Object events, newest first; `page.next_cursor` fetches older ones."""
+        return await self.send(calls.object_events(pipeline_id, limit, cursor))
+
+    async def stream(
+        self, pipeline_id: str, after: int = 0, events: bool = True
+    ) -> AsyncIterator[Message]:
+        """The pipeline's result records (and object events) as the server sends them,
+        from `seq` `after` on; ends when the pipeline is deleted."""
+        call = calls.results_stream(pipeline_id, after, events)
+        args = call.request_args()
+        async with self._http.stream(call.method, call.path, timeout=None, **args) as response:
+            if response.is_error:
+                await response.aread()
+                finish(call, response)
+            parser = SseParser()
+            async for line in response.aiter_lines():
+                message = parser.feed(line)
+                if message is not None:
+                    yield message
+                    if message.event == "end":
+                        return
 
     # -- the rest -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from coral_serve.client.errors import CoralAPIError
 from coral_serve.schema.changes import PipelineUpdate
 from coral_serve.schema.checks import Readiness
+from coral_serve.schema.event_views import ObjectEventPage
 from coral_serve.schema.plans import ApplyPlan, ApplyRequest, ReloadPlan
 from coral_serve.schema.records import PipelineEvent
 from coral_serve.schema.spec import PipelineSpec
@@ -165,6 +166,21 @@ def consume_results(
 def pipeline_events(pipeline_id: str, limit: int) -> Call[list[PipelineEvent]]:
     path = _one(pipeline_id, "/events")
     return Call("GET", path, _as(list[PipelineEvent]), params={"limit": limit})
+
+
+def object_events(pipeline_id: str | None, limit: int, cursor: str | None) -> Call[ObjectEventPage]:
+    params = {
+        key: value
+        for key, value in {"pipeline_id": pipeline_id, "limit": limit, "cursor": cursor}.items()
+        if value is not None
+    }
+    return Call("GET", "/api/v1/events", _as(ObjectEventPage), params=params)
+
+
+def results_stream(pipeline_id: str, after: int, events: bool) -> Call[None]:
+    """The live stream; sent with `stream` by the clients, read line by line."""
+    params = {"after": after, "events": events}
+    return Call("GET", _one(pipeline_id, "/results/stream"), _nothing, params=params)
 
 
 def pipeline_schema() -> Call[dict[str, Any]]:

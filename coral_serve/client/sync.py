@@ -11,8 +11,10 @@ import httpx
 
 from coral_serve.client import calls
 from coral_serve.client.calls import Call, connection, finish
+from coral_serve.client.stream import Message, SseParser
 from coral_serve.schema.changes import PipelineUpdate
 from coral_serve.schema.checks import Readiness
+from coral_serve.schema.event_views import ObjectEventPage
 from coral_serve.schema.plans import ApplyPlan, ApplyRequest, ReloadPlan
 from coral_serve.schema.records import PipelineEvent
 from coral_serve.schema.spec import PipelineSpec
@@ -144,6 +146,30 @@ class CoralClient:
             yield from fresh
             after = fresh[-1].seq if fresh else after
             time.sleep(interval)
+
+    def object_events(
+        self, pipeline_id: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> ObjectEventPage:
+        """Object events, newest first; `page.next_cursor` fetches older ones."""
+        return self.send(calls.object_events(pipeline_id, limit, cursor))
+
+    def stream(self, pipeline_id: str, after: int = 0, events: bool = True) -> Iterator[Message]:
+        """The pipeline's result records (and object events) as the server sends them,
+        from `seq` `after` on; ends when the pipeline is deleted."""
+        call = calls.results_stream(pipeline_id, after, events)
+        with self._http.stream(
+            call.method, call.path, timeout=None, **call.request_args()
+        ) as response:
+            if response.is_error:
+                response.read()
+                finish(call, response)
+            parser = SseParser()
+            for line in response.iter_lines():
+                message = parser.feed(line)
+                if message is not None:
+                    yield message
+                    if message.event == "end":
+                        return
 
     # -- the rest -------------------------------------------------------------------------
 

@@ -117,6 +117,8 @@ async def test_control_commands_tables_and_exit_codes(served, tmp_path: Path, vi
     code, out, _ = await cli(url, "pipelines", "logs", "door", "-o", "json")
     kinds = [json.loads(line)["kind"] for line in out.splitlines()]
     assert code == 0 and kinds[0] == "created" and "paused" in kinds
+    code, out, _ = await cli(url, "pipelines", "events", "door")  # object events: none here
+    assert (code, out.split()) == (0, ["ID", "LABEL", "PHASE", "START", "ZONES"])
 
     code, _, err = await cli(url, "pipelines", "create", "-f", str(path))  # exists already
     assert code == 1 and "409 conflict" in err

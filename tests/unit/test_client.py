@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from coral_serve.client import AsyncCoralClient, CoralAPIError, CoralClient
+from coral_serve.client.stream import Message, SseParser
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.views import PipelineView
 from tests.conftest import REPO_ROOT, shared_file
@@ -55,6 +56,13 @@ def test_the_client_and_the_cli_import_without_ray_fastapi_or_opencv() -> None:
         and not name.startswith(("coral_serve.client", "coral_serve.schema", "coral_serve.cli_"))
     ]
     assert outside == []
+
+
+def test_server_sent_events_are_parsed_line_by_line() -> None:
+    parser = SseParser()
+    lines = [": idle", "id: 7", "event: result", 'data: {"seq": 7}', "", "", "data: {}", ""]
+    messages = [message for line in lines if (message := parser.feed(line))]
+    assert messages == [Message("result", {"seq": 7}, "7"), Message("message", {}, None)]
 
 
 def test_url_and_token_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,6 +143,16 @@ async def test_sync_client_over_a_real_socket(tmp_path: Path, video: Path) -> No
                 except CoralAPIError as exc:
                     refusal = f"{exc.status} {exc.error}: {exc.detail}"
                 schema = coral.pipeline_schema()
+                stream = coral.stream(created.id)  # server-sent: records and object events
+                streamed = [next(stream) for _ in range(3)]
+                stream.close()
+                assert [(m.event, m.id) for m in streamed] == [
+                    ("result", "1"),
+                    ("result", "2"),
+                    ("result", "3"),
+                ]
+                assert [m.data["seq"] for m in streamed] == [1, 2, 3]
+                assert coral.object_events(created.id).events == []  # passthrough: no objects
                 return refusal, sorted(schema["properties"]), coral.status(created.id).state.value
 
         refusal, properties, state = await asyncio.to_thread(script)
