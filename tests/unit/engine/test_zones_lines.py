@@ -12,70 +12,19 @@ from coral_serve.engine.analytics.geometry import crossed
 from coral_serve.engine.analytics.stage import AnalyticsStage
 from coral_serve.schema.analytics import AnalyticsSpec
 from tests.conftest import shared_file
-from tests.unit.engine.scenes import HEIGHT, WIDTH, Walker, detect, frames
+from tests.unit.engine.scenes import HEIGHT, SCENE, WIDTH, run_scene, shared_scene
 from tests.unit.webapp import make_config, running_app
 
 
-def _person(i: int) -> tuple[float, float] | None:
-    """Walks right across the gate, then back left; gone after frame 79."""
-    if i < 40:
-        return 0.2 + 0.6 * i / 39, 0.5
-    if i < 80:
-        return 0.8 - 0.6 * (i - 40) / 39, 0.5
-    return None
-
-
-def _car(i: int) -> tuple[float, float] | None:
-    """From frame 10: drives right across the gate into the dock (inside from frame 25), parks,
-    drives up out of it (outside from frame 65) across the road line; gone after frame 69."""
-    if 10 <= i < 40:
-        return 0.3 + 0.6 * (i - 10) / 29, 0.9
-    if 40 <= i < 60:
-        return 0.9, 0.9
-    if 60 <= i < 70:
-        return 0.9, 0.9 - 0.4 * (i - 60) / 9
-    return None
-
-
-WALKERS = [
-    Walker("person", 0, (0, 0, 255), (40, 80), _person),
-    Walker("car", 2, (0, 255, 0), (60, 40), _car),
-]
-DOCK = [[0.6, 0.7], [1, 0.7], [1, 1], [0.6, 1]]
-SCENE = {
-    "zones": [
-        {"name": "dock", "polygon": DOCK, "min_frames": 3},
-        {"name": "bay", "polygon": DOCK, "loiter_seconds": 1.5, "classes": ["car"]},
-    ],
-    "lines": [
-        {"name": "gate", "points": [[0.5, 1], [0.5, 0]]},
-        {"name": "road", "points": [[1, 0.6], [0.5, 0.6]], "classes": ["car"]},
-    ],
-    "events": {"end_after_seconds": 1.0},
-}
-
-
-def run_scene(analytics: dict[str, Any], count: int = 100) -> tuple[AnalyticsStage, list[dict]]:
-    """Every frame through the stage, as the publish stage does; records keep the frame."""
-    spec = AnalyticsSpec.model_validate(analytics)
-    stage = AnalyticsStage("scene", spec)
-    records = []
-    for index, timestamp, image in frames(WALKERS, count):
-        out = stage.process(detect(image, WALKERS), index, timestamp, (WIDTH, HEIGHT), spec)
-        stage.keep(out.revisions)
-        records.append({"frame": index, "detections": out.detections, "crossings": out.crossings})
-    return stage, records
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def scene() -> tuple[AnalyticsStage, list[dict]]:
-    return run_scene(SCENE)
+    return shared_scene(100)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def parked() -> tuple[AnalyticsStage, list[dict]]:
     """The scene up to frame 45: the car is parked in the dock."""
-    return run_scene(SCENE, count=45)
+    return shared_scene(45)
 
 
 def of(record: dict, label: str) -> dict | None:
@@ -122,7 +71,7 @@ def test_zone_occupancy_is_the_count_now(parked, scene) -> None:
 
 
 def test_without_a_tracker_zones_count_at_once_and_nothing_crosses() -> None:
-    stage, records = run_scene({**SCENE, "tracker": {"type": "none"}})
+    stage, records = run_scene({**SCENE, "tracker": {"type": "none"}}, count=26)
     assert all(d["track_id"] is None for r in records for d in r["detections"])
     assert not any(r["crossings"] for r in records)
     assert stage.read_events(0, 100) == []
@@ -133,9 +82,9 @@ def test_without_a_tracker_zones_count_at_once_and_nothing_crosses() -> None:
 
 def test_a_redrawn_line_keeps_its_totals() -> None:
     spec = AnalyticsSpec.model_validate(SCENE)
-    stage, _ = run_scene(SCENE, count=45)
+    stage, _ = run_scene(SCENE, count=25)  # both have crossed the gate
     moved = spec.model_copy(update={"lines": [spec.lines[0]], "zones": []})
-    stage.process([], 45, 4.5, (WIDTH, HEIGHT), moved)
+    stage.process([], 25, 2.5, (WIDTH, HEIGHT), moved)
     assert stage.counts() == {
         "zones": {},
         "lines": {"gate": {"in": {"person": 1, "car": 1}, "out": {}}},
@@ -174,27 +123,27 @@ ZONE = {"name": "z", "polygon": [[0, 0], [1, 0], [1, 1]]}
 POLYGON, POINTS = "analytics.zones.0.polygon", "analytics.lines.0.points"
 
 
-@pytest.mark.parametrize(
-    ("analytics", "field", "words"),
-    [
-        ({"zones": [{**ZONE, "polygon": [[0, 0], [1, 1]]}]}, POLYGON, "3"),
-        ({"zones": [{**ZONE, "polygon": [[0, 0], [1.2, 0], [1, 1]]}]}, POLYGON, "1"),
-        ({"zones": [{**ZONE, "polygon": [[0, 0], [0.5, 0.5], [1, 1]]}]}, POLYGON, "no area"),
-        ({"zones": [ZONE, ZONE]}, "analytics.zones", "repeated: z"),
-        ({"lines": [{"name": "l", "points": [[0.5, 0.5], [0.5, 0.5]]}]}, POINTS, "same"),
-        ({"lines": [{"name": "l", "points": [[0, -0.1], [1, 1]]}]}, POINTS, "0"),
-        ({"zones": [{**ZONE, "min_frames": 0}]}, "analytics.zones.0.min_frames", "1"),
-        ({"tracker": {"activation_threshold": 2}}, "analytics.tracker.activation_threshold", "1"),
-    ],
-)  # fmt: skip
-async def test_malformed_regions_are_422_naming_the_field(api, analytics, field, words) -> None:
+MALFORMED = [
+    ({"zones": [{**ZONE, "polygon": [[0, 0], [1, 1]]}]}, POLYGON, "3"),
+    ({"zones": [{**ZONE, "polygon": [[0, 0], [1.2, 0], [1, 1]]}]}, POLYGON, "1"),
+    ({"zones": [{**ZONE, "polygon": [[0, 0], [0.5, 0.5], [1, 1]]}]}, POLYGON, "no area"),
+    ({"zones": [ZONE, ZONE]}, "analytics.zones", "repeated: z"),
+    ({"lines": [{"name": "l", "points": [[0.5, 0.5], [0.5, 0.5]]}]}, POINTS, "same"),
+    ({"lines": [{"name": "l", "points": [[0, -0.1], [1, 1]]}]}, POINTS, "0"),
+    ({"zones": [{**ZONE, "min_frames": 0}]}, "analytics.zones.0.min_frames", "1"),
+    ({"tracker": {"activation_threshold": 2}}, "analytics.tracker.activation_threshold", "1"),
+]
+
+
+async def test_malformed_regions_are_422_naming_the_field(api) -> None:
     client, video = api
-    response = await client.post("/api/v1/pipelines", json=nanodet_spec(video, analytics))
-    assert response.status_code == 422
-    body = response.json()
-    assert body["error"] == "invalid_request"
-    named = [item for item in body["detail"] if item["field"].startswith(field)]
-    assert named and words in named[0]["message"], body
+    for analytics, field, words in MALFORMED:  # one app for all: each is refused alone
+        response = await client.post("/api/v1/pipelines", json=nanodet_spec(video, analytics))
+        assert response.status_code == 422, analytics
+        body = response.json()
+        assert body["error"] == "invalid_request"
+        named = [item for item in body["detail"] if item["field"].startswith(field)]
+        assert named and words in named[0]["message"], body
 
 
 async def test_a_zone_counting_a_class_the_model_never_reports_is_422(api) -> None:
