@@ -88,7 +88,8 @@ class CoralConfig(CoralBaseModel):
 
     def public_dump(self) -> dict:
         """The descriptor as JSON-ready data with every secret masked, including
-        credentials inside declared pipelines' source URIs."""
+        credentials inside declared pipelines' and templates' source URIs."""
         data = self.model_dump(mode="json")
         data["pipelines"]["declared"] = [spec.public_dict() for spec in self.pipelines.declared]
+        data["pipelines"]["templates"] = self.pipelines.public_templates()
         return data

@@ -15,6 +15,7 @@ from pydantic import (
 
 from coral_serve.schema.base import CoralBaseModel
 from coral_serve.schema.changes import merge_patch
+from coral_serve.schema.redact import masked_uri
 from coral_serve.schema.spec import NAME_PATTERN, PipelineSpec, RestartPolicy
 from coral_serve.schema.uri import SOURCE_SCHEMES
 
@@ -187,6 +188,16 @@ class PipelinesConfig(CoralBaseModel):
     def sources_read(self) -> Any:
         """The `ConfigSources` a reload composes again; None for a descriptor built in code."""
         return self._sources
+
+    def public_templates(self) -> dict[str, dict[str, Any]]:
+        """The templates with the credentials of any source URI in them masked."""
+        shown = {}
+        for name, template in self.templates.items():
+            source = template.get("source")
+            if isinstance(source, dict) and isinstance(source.get("uri"), str):
+                template = {**template, "source": {**source, "uri": masked_uri(source["uri"])}}
+            shown[name] = template
+        return shown
 
     def template_of(self, name: str) -> str | None:
         """The template a declared pipeline was resolved from."""

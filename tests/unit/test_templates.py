@@ -36,6 +36,14 @@ def test_a_declared_spec_is_its_template_merged_with_its_own_fields(video: Path)
     assert config.pipelines.template_of("gate") == "cam"
 
 
+def test_a_template_source_credential_is_never_shown() -> None:
+    camera = "pipelines.templates={cam: {source: {uri: 'rtsp://ops:s3cr3t-pw@10.0.0.9/live'}}}"
+    config = load_config(ConfigSources(sets=[camera, "demo=none"], environ={}))
+    shown = config.public_dump()["pipelines"]["templates"]["cam"]["source"]["uri"]
+    assert "s3cr3t-pw" not in shown and shown.endswith("@10.0.0.9/live")
+    assert "s3cr3t-pw" in config.pipelines.templates["cam"]["source"]["uri"]  # still usable
+
+
 @pytest.mark.parametrize(
     ("sets", "key", "words"),
     [
