@@ -123,9 +123,11 @@ def load_config(sources: ConfigSources | None = None) -> CoralConfig:
         deep_merge(data, key, value)
         origins[key] = origin
     config = _validate(_resolve(data), origins)
-    # A reload reads the same layers again, with the CORAL_ variables of this moment.
+    # A reload reads the same layers again, with the CORAL_ variables of this moment, from
+    # whichever process and working directory it runs in.
     snapshot = {key: value for key, value in environ.items() if key.startswith(ENV_PREFIX)}
-    config.pipelines.keep_sources(dataclasses.replace(sources, environ=snapshot))
+    file = Path(sources.file).absolute() if sources.file is not None else None
+    config.pipelines.keep_sources(dataclasses.replace(sources, file=file, environ=snapshot))
     return config
 
 
