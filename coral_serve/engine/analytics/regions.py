@@ -35,7 +35,12 @@ def _counts(classes: Sequence[str], label: str) -> bool:
 class Regions:
     """Not thread-safe: the publish stage calls it; others read copies of its counts."""
 
-    def __init__(self, zones: Sequence[ZoneSpec], lines: Sequence[LineSpec]) -> None:
+    def __init__(
+        self, zones: Sequence[ZoneSpec], lines: Sequence[LineSpec], tracking: bool = True
+    ) -> None:
+        """`tracking`: whether a tracker gives ids (a detection without one is then not yet
+        confirmed, and in no zone)."""
+        self._tracking = tracking
         self.zones = list(zones)
         self.lines = list(lines)
         self._stays: dict[tuple[str, int], _Stay] = {}
@@ -50,7 +55,7 @@ class Regions:
         """The zones each detection is in, and this frame's crossings, oldest state updated.
 
         A tracked object enters a zone after `min_frames` frames and `loiter_seconds` inside;
-        an untracked one (tracker `none`) is in the zones its point is in. Only tracked
+        without a tracker a detection is in the zones its point is in. Only tracked
         objects cross lines: a crossing is the move between two sightings of one track.
         """
         zones = [self._zones_of(item, timestamp) for item in seen]
@@ -83,7 +88,7 @@ class Regions:
         for zone in self.zones:
             here = _counts(zone.classes, item.label) and inside(zone.polygon, item.point)
             if item.track_id is None:
-                if here:
+                if here and not self._tracking:
                     names.append(zone.name)
                 continue
             key = (zone.name, item.track_id)

@@ -36,7 +36,7 @@ class AnalyticsStage:
     def __init__(self, pipeline_id: str, spec: AnalyticsSpec) -> None:
         self._spec = spec
         self._tracker = ObjectTracker(spec.tracker)
-        self._regions = Regions(spec.zones, spec.lines)
+        self._regions = Regions(spec.zones, spec.lines, tracking=self._tracker.enabled)
         self._lifecycle = EventLifecycle(pipeline_id, spec.events.end_after_seconds)
         self._events = ResultsBuffer(spec.events.buffer)
         self._lock = threading.Lock()
