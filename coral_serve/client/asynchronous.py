@@ -14,7 +14,8 @@ from coral_serve.client.calls import Call, connection, finish
 from coral_serve.client.stream import Message, SseParser
 from coral_serve.schema.changes import PipelineUpdate
 from coral_serve.schema.checks import Readiness
-from coral_serve.schema.event_views import ObjectEventPage
+from coral_serve.schema.disk import CleanupReport, DiskReport
+from coral_serve.schema.event_views import ObjectEventPage, StoredObjectEvent
 from coral_serve.schema.plans import ApplyPlan, ApplyRequest, ReloadPlan
 from coral_serve.schema.records import PipelineEvent
 from coral_serve.schema.spec import PipelineSpec
@@ -174,6 +175,30 @@ class AsyncCoralClient:
                     yield message
                     if message.event == "end":
                         return
+
+    async def object_event(self, event_id: str) -> StoredObjectEvent:
+        return await self.send(calls.object_event(event_id))
+
+    async def delete_object_event(self, event_id: str) -> None:
+        await self.send(calls.delete_object_event(event_id))
+
+    async def snapshot(self, pipeline_id: str) -> bytes:
+        """The newest annotated frame as JPEG."""
+        return await self.send(calls.media(f"/api/v1/streams/{pipeline_id}/snapshot.jpg"))
+
+    async def recording(self, pipeline_id: str, segment: str) -> bytes:
+        """A recorded MP4 segment (names from `recordings()`)."""
+        return await self.send(calls.media(f"/api/v1/recordings/{pipeline_id}/{segment}"))
+
+    async def delete_recording(self, pipeline_id: str, segment: str) -> None:
+        await self.send(calls.delete_recording(pipeline_id, segment))
+
+    async def disk(self) -> DiskReport:
+        return await self.send(calls.disk())
+
+    async def cleanup(self, dry_run: bool = False) -> CleanupReport:
+        """Enforce the recordings quota now (`dry_run`: only say what would go)."""
+        return await self.send(calls.cleanup(dry_run))
 
     # -- the rest -------------------------------------------------------------------------
 

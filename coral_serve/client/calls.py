@@ -14,7 +14,8 @@ from pydantic import TypeAdapter
 from coral_serve.client.errors import CoralAPIError
 from coral_serve.schema.changes import PipelineUpdate
 from coral_serve.schema.checks import Readiness
-from coral_serve.schema.event_views import ObjectEventPage
+from coral_serve.schema.disk import CleanupReport, DiskReport
+from coral_serve.schema.event_views import ObjectEventPage, StoredObjectEvent
 from coral_serve.schema.plans import ApplyPlan, ApplyRequest, ReloadPlan
 from coral_serve.schema.records import PipelineEvent
 from coral_serve.schema.spec import PipelineSpec
@@ -181,6 +182,32 @@ def results_stream(pipeline_id: str, after: int, events: bool) -> Call[None]:
     """The live stream; sent with `stream` by the clients, read line by line."""
     params = {"after": after, "events": events}
     return Call("GET", _one(pipeline_id, "/results/stream"), _nothing, params=params)
+
+
+def object_event(event_id: str) -> Call[StoredObjectEvent]:
+    return Call("GET", f"/api/v1/events/{event_id}", _as(StoredObjectEvent))
+
+
+def delete_object_event(event_id: str) -> Call[None]:
+    return Call("DELETE", f"/api/v1/events/{event_id}", _nothing)
+
+
+def media(path: str) -> Call[bytes]:
+    """A JPEG snapshot, a recorded segment or an event's clip or snapshot, as bytes."""
+    return Call("GET", path, lambda response: response.content)
+
+
+def delete_recording(pipeline_id: str, segment: str) -> Call[None]:
+    return Call("DELETE", f"/api/v1/recordings/{pipeline_id}/{segment}", _nothing)
+
+
+def disk() -> Call[DiskReport]:
+    return Call("GET", "/api/v1/monitor/disk", _as(DiskReport))
+
+
+def cleanup(dry_run: bool) -> Call[CleanupReport]:
+    body = {"dry_run": dry_run}
+    return Call("POST", "/api/v1/monitor/cleanup", _as(CleanupReport), body=body)
 
 
 def pipeline_schema() -> Call[dict[str, Any]]:

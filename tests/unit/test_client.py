@@ -153,6 +153,8 @@ async def test_sync_client_over_a_real_socket(tmp_path: Path, video: Path) -> No
                 ]
                 assert [m.data["seq"] for m in streamed] == [1, 2, 3]
                 assert coral.object_events(created.id).events == []  # passthrough: no objects
+                assert coral.snapshot(created.id).startswith(b"\xff\xd8")  # a JPEG
+                assert coral.cleanup(dry_run=True).model_dump()["dry_run"] is True
                 return refusal, sorted(schema["properties"]), coral.status(created.id).state.value
 
         refusal, properties, state = await asyncio.to_thread(script)
