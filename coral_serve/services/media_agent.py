@@ -111,6 +111,9 @@ class MediaNodes(Protocol):
     async def agents(self) -> Mapping[str, Any]:
         """Node id -> agent: a `MediaAgent` or a handle whose methods have `.remote()`."""
 
+    async def keep_quota(self) -> None:
+        """Make sure every node's disk quota is being enforced (called periodically)."""
+
 
 class LocalMediaNodes:
     """One box, or a shared volume every node mounts: this process's files are all there is."""
@@ -120,3 +123,6 @@ class LocalMediaNodes:
 
     async def agents(self) -> Mapping[str, Any]:
         return self._agents
+
+    async def keep_quota(self) -> None:
+        """Nothing: MonitorService enforces the quota on the one directory there is."""

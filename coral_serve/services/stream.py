@@ -86,16 +86,18 @@ class StreamService:
             )
         )
         self._locations: dict[tuple[str, str, str], str] = {}
+        self._media_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Nothing to open until the first viewer arrives; only the ICE host addresses."""
+        """Nothing to open until the first viewer arrives; only the ICE host addresses, and
+        the media agents of every node, whose quota runs whether or not anyone asks."""
         pin_host_addresses(self._config.streams.webrtc.host_addresses)
         if self._monitor is not None:
             self._viewer_task = asyncio.create_task(self._report_viewers(), name="coral-viewers")
+        self._media_task = asyncio.create_task(self._keep_media(), name="coral-media-agents")
 
     async def stop(self) -> None:
-        if self._viewer_task is not None:
-            await stop_tasks([self._viewer_task])
+        await stop_tasks([t for t in (self._viewer_task, self._media_task) if t is not None])
         await self._sessions.close_all()
         await self._hub.close()
         self._prober.close()
@@ -119,6 +121,15 @@ class StreamService:
             self._viewers_changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._viewers_changed.wait(), VIEWER_REPORT_TTL / 3)
+
+    async def _keep_media(self) -> None:
+        """Every quota interval: agents on nodes that joined, quota loops of restarted ones."""
+        while True:
+            try:
+                await self._media.keep_quota()
+            except Exception as exc:  # a node being unreachable must not end the loop
+                log.warning("keeping the media agents failed: %r", exc)
+            await asyncio.sleep(self._config.monitoring.disk.check_interval)
 
     async def watched(self) -> list[str]:
         """Pipelines this replica is pulling frames for (one subscription each)."""

@@ -61,6 +61,13 @@ class RayMediaNodes:
             found[node] = own_agent if node == own_node else self._handles[node]
         return found
 
+    async def keep_quota(self) -> None:
+        """Agents on nodes that joined; a quota loop on each (idempotent, so an agent that
+        Ray restarted gets its loop back)."""
+        await self.agents()
+        for agent in self._handles.values():  # the actors, this node's one too
+            agent.keep_quota.remote()
+
     def _own_agent(self) -> tuple[str, MediaAgent]:
         if self._own is None:
             self._own = (ray.get_runtime_context().get_node_id(), MediaAgent(*self._args))
@@ -74,8 +81,8 @@ class RayMediaNodes:
         return self._nodes[1]
 
     def _adopt(self, node: str) -> Any:
-        """The node's agent: the one already there, or a new one; its quota loop running."""
-        agent = (
+        """The node's agent: the one already there, or a new one."""
+        return (
             ray.remote(MediaAgent)
             .options(
                 name=f"{AGENT_PREFIX}{node}",
@@ -89,5 +96,3 @@ class RayMediaNodes:
             )
             .remote(*self._args)
         )
-        agent.keep_quota.remote()
-        return agent

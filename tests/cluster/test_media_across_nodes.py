@@ -119,6 +119,7 @@ async def test_each_node_s_agent_keeps_its_own_disk_within_a_tiny_quota(
         config.pipelines.data_dir,
         DiskQuotaConfig(max_bytes=1, max_age_hours=None, min_free_percent=0, check_interval=0.5),
     )
+    await nodes.keep_quota()  # as each StreamService replica does every check_interval
     agents = await nodes.agents()
     assert len(agents) == 3
     try:

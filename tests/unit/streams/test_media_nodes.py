@@ -26,13 +26,17 @@ EVENT_ID = "0123456789abcdef0123456789abcdef"
 
 
 class Nodes:
-    """Two nodes' agents, and one that never answers when `hung` is set."""
+    """Some nodes' agents; `kept` is set once asked to keep their quota running."""
 
     def __init__(self, agents: dict[str, Any]) -> None:
         self.agents_by_node = agents
+        self.kept = asyncio.Event()
 
     async def agents(self) -> Mapping[str, Any]:
         return self.agents_by_node
+
+    async def keep_quota(self) -> None:
+        self.kept.set()
 
 
 class Hung:
@@ -159,6 +163,16 @@ async def test_each_node_keeps_its_own_disk_within_the_quota(tmp_path) -> None:
     assert [p.exists() for p in cpu] == [True, True]  # within the quota on its own disk
     report = await agents[0].disk_report()
     assert report.segments == 2 and report.last_cleanup_deleted == 0
+
+
+async def test_a_started_replica_keeps_every_node_s_quota_running(tmp_path, two_nodes) -> None:
+    """Nobody needs to list recordings for the agents (and their quota loops) to exist."""
+    streams = service(tmp_path, two_nodes)
+    await streams.start()
+    try:
+        await asyncio.wait_for(two_nodes.kept.wait(), 10)
+    finally:
+        await streams.stop()
 
 
 def test_a_node_with_its_own_data_volume_maps_paths_under_the_data_dir(monkeypatch) -> None:
