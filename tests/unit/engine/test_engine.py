@@ -100,7 +100,7 @@ def test_file_end_finishes_with_every_frame(short_video: Path) -> None:
     assert status["results_pending"] == 40 and status["results_overflowed"] == 60
     first = engine.consume_results(max_items=30, exclude=["detections"])
     assert [r["frame_id"] for r in first] == list(range(60, 90))
-    assert set(first[0]) == {"seq", "frame_id", "timestamp", "source_id"}
+    assert set(first[0]) == {"seq", "frame_id", "timestamp", "source_id", "crossings"}
     rest = engine.consume_results()
     assert [r["frame_id"] for r in rest] == list(range(90, 100))
     assert rest[0]["detections"] == [] and rest[0]["source_id"] == "test"
