@@ -24,6 +24,7 @@ from coral_serve.monitoring.fanout import SinkFanout
 from coral_serve.monitoring.history import PipelineMetrics
 from coral_serve.monitoring.http_reports import HttpReports
 from coral_serve.monitoring.http_stats import HttpStats
+from coral_serve.monitoring.line_totals import LINE_TOTALS_FILE, LineTotals
 from coral_serve.monitoring.loops import Loops
 from coral_serve.monitoring.outbox import WRITE_TIMEOUT, SinkStatus
 from coral_serve.monitoring.poller import WorkerPoller
@@ -62,7 +63,8 @@ class MonitorService:
         self._config = config
         self._monitoring = config.monitoring
         self._extra_sinks = dict(extra_sinks or {})
-        self._poller = WorkerPoller(workers, config.monitoring)
+        lines = LineTotals(Path(config.pipelines.data_dir) / LINE_TOTALS_FILE)
+        self._poller = WorkerPoller(workers, config.monitoring, lines)
         self._viewers = ViewerCounts()
         self._sinks = SinkFanout(config.monitoring)
         self._http = HttpReports()

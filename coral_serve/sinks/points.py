@@ -10,21 +10,27 @@ from coral_serve.schema.views import LatencySummary, PipelineStatus
 
 __all__ = [
     "GONE",
+    "LINE",
     "PIPELINE",
     "RECORDINGS",
     "UNRESPONSIVE",
+    "ZONE",
     "FieldValue",
     "Point",
     "gone_point",
+    "line_points",
     "pipeline_point",
     "recordings_point",
     "unresponsive_point",
+    "zone_points",
 ]
 
 FieldValue = float | int | str
 
 PIPELINE = "coral_pipeline"
 RECORDINGS = "coral_recordings"
+ZONE = "coral_zone"  # objects in a zone now, per class
+LINE = "coral_line"  # line crossings since the pipeline was made, per direction and class
 # States the monitor reports on its own: the worker did not answer in time, or has no worker.
 UNRESPONSIVE = "unresponsive"
 GONE = "gone"
@@ -102,3 +108,29 @@ def recordings_point(
 ) -> Point:
     fields: dict[str, FieldValue] = {"bytes": size, "segments": segments}
     return Point(RECORDINGS, {"pipeline": directory}, fields, now, final=final)
+
+
+def zone_points(
+    pipeline_id: str, zones: Mapping[str, Mapping[str, int]], now: float
+) -> list[Point]:
+    """One point per zone and class the worker reports (`analytics.zones`)."""
+    return [
+        Point(ZONE, {"pipeline": pipeline_id, "zone": zone, "class": label}, {"objects": n}, now)
+        for zone, labels in sorted(zones.items())
+        for label, n in sorted(labels.items())
+    ]
+
+
+def line_points(
+    pipeline_id: str, totals: Mapping[tuple[str, str, str], int], now: float
+) -> list[Point]:
+    """One point per line, direction and class, with the total across workers."""
+    return [
+        Point(
+            LINE,
+            {"pipeline": pipeline_id, "line": line, "direction": direction, "class": label},
+            {"crossings": n},
+            now,
+        )
+        for (line, direction, label), n in sorted(totals.items())
+    ]

@@ -22,9 +22,11 @@ from coral_serve.sinks.base import MetricsSink
 from coral_serve.sinks.histogram import Histogram
 from coral_serve.sinks.points import (
     GONE,
+    LINE,
     PIPELINE,
     RECORDINGS,
     UNRESPONSIVE,
+    ZONE,
     FieldValue,
     Point,
 )
@@ -74,6 +76,9 @@ class PrometheusSink(MetricsSink):
     def __init__(self) -> None:
         self._pipelines: dict[str, _Series] = {}
         self._recordings: dict[str, dict[str, FieldValue]] = {}
+        # pipeline -> (zone, class) -> objects now; pipeline -> (line, direction, class) -> total
+        self._zones: dict[str, dict[tuple[str, str], int]] = {}
+        self._lines: dict[str, dict[tuple[str, str, str], int]] = {}
 
     async def write(self, points: Sequence[Point]) -> None:
         for point in points:
@@ -81,11 +86,21 @@ class PrometheusSink(MetricsSink):
                 self._pipeline(point)
             elif point.measurement == RECORDINGS:
                 self._recording(point)
+            elif point.measurement == ZONE:
+                tags = point.tags
+                key = (tags["zone"], tags["class"])
+                self._zones.setdefault(tags["pipeline"], {})[key] = int(point.fields["objects"])
+            elif point.measurement == LINE:
+                tags = point.tags
+                key = (tags["line"], tags["direction"], tags["class"])
+                self._lines.setdefault(tags["pipeline"], {})[key] = int(point.fields["crossings"])
 
     def _pipeline(self, point: Point) -> None:
         pipeline_id = point.tags["pipeline"]
         if point.final:
             self._pipelines.pop(pipeline_id, None)
+            self._zones.pop(pipeline_id, None)
+            self._lines.pop(pipeline_id, None)
             return
         series = self._pipelines.setdefault(pipeline_id, _Series(point.tags["name"]))
         series.name = point.tags["name"]
@@ -115,6 +130,7 @@ class PrometheusSink(MetricsSink):
         yield self._inference()
         yield self._end_to_end()
         yield from self._recording_families()
+        yield from self._region_families()
 
     def _simple_families(self) -> Iterator[Metric]:
         for key, name, kind, help_text in _SIMPLE:
@@ -179,3 +195,23 @@ class PrometheusSink(MetricsSink):
             segments.add_metric([directory], float(fields["segments"]))
         yield size
         yield segments
+
+    def _region_families(self) -> Iterator[Metric]:
+        zones = GaugeMetricFamily(
+            "coral_zone_objects",
+            "Tracked objects in the zone now, by class.",
+            labels=["pipeline", "zone", "class"],
+        )
+        for pipeline_id, counts in sorted(self._zones.items()):
+            for (zone, label), count in sorted(counts.items()):
+                zones.add_metric([pipeline_id, zone, label], float(count))
+        lines = CounterMetricFamily(
+            "coral_line_crossings",
+            "Line crossings by direction and class, across the pipeline's workers.",
+            labels=["pipeline", "line", "direction", "class"],
+        )
+        for pipeline_id, totals in sorted(self._lines.items()):
+            for (line, direction, label), total in sorted(totals.items()):
+                lines.add_metric([pipeline_id, line, direction, label], float(total))
+        yield zones
+        yield lines
