@@ -66,13 +66,18 @@ class LineTotals:
         return {_decode(key): base.get(key, 0) + now.get(key, 0) for key in keys}
 
     def save(self) -> None:
-        """Write the file if anything changed (a temporary file renamed over it)."""
+        """Write the file if anything changed (a temporary file renamed over it); a disk
+        that refuses is logged, never fatal to polling."""
         if not self._dirty or self._path is None:
             return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self._path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self._state, sort_keys=True))
-        os.replace(temporary, self._path)
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps(self._state, sort_keys=True))
+            os.replace(temporary, self._path)
+        except OSError as exc:  # metrics go on from memory; the next round tries again
+            log.warning("line totals not saved to %s: %s", self._path, exc)
+            return
         self._dirty = False
 
     def _load(self) -> dict[str, dict[str, Any]]:

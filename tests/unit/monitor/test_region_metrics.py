@@ -26,9 +26,9 @@ def status(generation: int, people_in: int, in_zone: dict[str, int]) -> dict[str
 class Monitor:
     """A poller and a Prometheus sink, as MonitorService composes them."""
 
-    def __init__(self, workers: StubWorkers, tmp_path: Path) -> None:
+    def __init__(self, workers: StubWorkers, tmp_path: Path, totals: str = "line_totals.json"):
         config = make_config(tmp_path)
-        lines = LineTotals(tmp_path / "line_totals.json")
+        lines = LineTotals(tmp_path / totals)
         self.poller = WorkerPoller(workers, config.monitoring, lines)
         self.sink = PrometheusSink()
         self.registry = CollectorRegistry()
@@ -81,3 +81,15 @@ async def test_zone_occupancy_is_a_gauge_that_empties(tmp_path: Path) -> None:
     # The history of the charts keeps pipeline points only.
     history = monitor.poller.history("p1", 60, 3.0)
     assert history.samples and all("fps" in sample.values for sample in history.samples)
+
+
+async def test_a_totals_file_that_cannot_be_written_does_not_stop_the_metrics(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "taken").mkdir()  # a directory where the file should go
+    workers = StubWorkers()
+    monitor = Monitor(workers, tmp_path, totals="taken")
+    workers.statuses["p1"] = status(generation=1, people_in=3, in_zone={})
+    assert (await monitor.scrape(1.0))[GATE_IN] == 3
+    workers.statuses["p1"] = status(generation=2, people_in=1, in_zone={})
+    assert (await monitor.scrape(2.0))[GATE_IN] == 4  # kept in memory meanwhile
