@@ -8,11 +8,18 @@ from pydantic import Field
 
 from coral_serve.schema.base import CoralBaseModel
 
-__all__ = ["WORKER_NICE_ENV", "Platform", "RuntimeConfig", "ServeTuning"]
+__all__ = [
+    "CONTROL_PLANE_NICE_ENV",
+    "WORKER_NICE_ENV",
+    "Platform",
+    "RuntimeConfig",
+    "ServeTuning",
+]
 
 WORKER_NICE_ENV = "CORAL_WORKER_NICE"
-"""How `runtime.worker_nice` reaches the pipeline workers: Ray's processes inherit the
-environment of the process that starts Ray (one word after `CORAL_`, so no config key)."""
+CONTROL_PLANE_NICE_ENV = "CORAL_CONTROLPLANE_NICE"
+"""How the niceness settings reach Ray's processes, which inherit the environment of the
+process that starts Ray (one word after `CORAL_`, so neither is read as a config key)."""
 
 
 class Platform(str, Enum):
@@ -91,24 +98,28 @@ class RuntimeConfig(CoralBaseModel):
     serve: ServeTuning = Field(
         default_factory=ServeTuning, description="Ray Serve's performance switches."
     )
-    control_plane_nice: int = Field(
-        default=0,
-        ge=0,
+    control_plane_nice: int | None = Field(
+        default=None,
+        ge=-20,
         le=19,
-        description="Niceness of a locally started Ray (every Serve process and the pipeline "
-        "workers inherit it); raise it to give the cameras precedence over the API.",
+        description="Niceness each Serve replica of the graph sets for itself at start; "
+        "null keeps Ray's (15). Above worker_nice gives the cameras precedence over the API.",
     )
     worker_nice: int | None = Field(
         default=None,
         ge=-20,
         le=19,
-        description="Niceness each pipeline worker sets for itself at start; null keeps the "
-        "inherited one. Below control_plane_nice needs root or CAP_SYS_NICE.",
+        description="Niceness each pipeline worker sets for itself at start; null keeps "
+        "Ray's (15). Below 15 needs root or CAP_SYS_NICE.",
     )
 
     def ray_environment(self) -> dict[str, str]:
         """What the runner (and a cluster's pod spec) exports before Ray starts."""
         environment = self.serve.environment()
-        if self.worker_nice is not None:
-            environment[WORKER_NICE_ENV] = str(self.worker_nice)
+        for name, niceness in (
+            (CONTROL_PLANE_NICE_ENV, self.control_plane_nice),
+            (WORKER_NICE_ENV, self.worker_nice),
+        ):
+            if niceness is not None:
+                environment[name] = str(niceness)
         return environment

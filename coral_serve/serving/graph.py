@@ -26,6 +26,7 @@ from coral_serve.serving.session_router import replica_tag, session_routing
 from coral_serve.serving.states import serve_deployment_states
 from coral_serve.sinks.ray_metrics import RayMetricsSink
 from coral_serve.streams.recordings import recording_settings
+from coral_serve.workers.priority import apply_control_plane_priority
 from coral_serve.workers.ray_pool import RayWorkerPool
 
 __all__ = ["bind_graph"]
@@ -36,6 +37,7 @@ def _service_deployment(service_cls: type, name: str, options: DeploymentOptions
 
     class Replica(service_cls):  # type: ignore[valid-type, misc]
         async def __init__(self, *args: Any, **kwargs: Any) -> None:
+            apply_control_plane_priority()
             service_cls.__init__(self, *args, **kwargs)
             await self.start()
 

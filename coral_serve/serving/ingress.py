@@ -10,6 +10,7 @@ from ray import serve
 
 from coral_serve.config import CoralConfig
 from coral_serve.web import Services, create_web_app
+from coral_serve.workers.priority import apply_control_plane_priority
 
 __all__ = ["Ingress"]
 
@@ -27,6 +28,7 @@ class Ingress:
         health: Any,
         events: Any,
     ) -> None:
+        apply_control_plane_priority()
         services = Services.wrap(
             pipelines=pipelines, streams=streams, monitor=monitor, health=health, events=events
         )

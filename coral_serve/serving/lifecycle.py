@@ -96,11 +96,9 @@ def _reload(app_name: str) -> None:
 
 def prepare_local_ray(runtime: RuntimeConfig) -> None:
     """Set what Ray's processes inherit from this one, before they exist: Serve's switches
-    (read once, at import) and the control plane's niceness. A cluster joined with
+    (read once, at import) and the niceness of replicas and workers. A cluster joined with
     `runtime.address` keeps its own (its pods' environment)."""
     os.environ.update(runtime.ray_environment())
-    if runtime.control_plane_nice:
-        os.setpriority(os.PRIO_PROCESS, 0, runtime.control_plane_nice)
 
 
 def _shutdown(app_name: str, started_ray: bool) -> None:

@@ -1,7 +1,10 @@
-"""A pipeline worker's CPU priority relative to the control plane, set once at its start.
+"""CPU priority of the pipeline workers and of the control plane's Serve replicas, each set
+once, at the process's start, from the niceness the runner exported.
 
-The runner exports `runtime.worker_nice` as `CORAL_WORKER_NICE` before Ray starts, so every
-worker process Ray forks inherits it; a worker started without it keeps Ray's niceness.
+Ray starts every worker process (Serve's replicas and the pipeline workers alike) at its
+`worker_niceness`, 15 by default; `runtime.control_plane_nice` and `runtime.worker_nice`
+move the two apart. The runner exports them before Ray starts, so every process Ray forks
+inherits them; a process started without one keeps Ray's niceness.
 """
 
 from __future__ import annotations
@@ -10,28 +13,37 @@ import logging
 import os
 from collections.abc import Mapping
 
-from coral_serve.config.runtime import WORKER_NICE_ENV
+from coral_serve.config.runtime import CONTROL_PLANE_NICE_ENV, WORKER_NICE_ENV
 
-__all__ = ["apply_worker_priority"]
+__all__ = ["apply_control_plane_priority", "apply_worker_priority"]
 
 log = logging.getLogger(__name__)
 
 
 def apply_worker_priority(environ: Mapping[str, str] = os.environ) -> int:
-    """Set this process's niceness from `environ`; returns the niceness it runs at.
+    """In a pipeline worker: its niceness from `runtime.worker_nice`."""
+    return _apply(WORKER_NICE_ENV, environ)
+
+
+def apply_control_plane_priority(environ: Mapping[str, str] = os.environ) -> int:
+    """In a Serve replica of the graph: its niceness from `runtime.control_plane_nice`."""
+    return _apply(CONTROL_PLANE_NICE_ENV, environ)
+
+
+def _apply(name: str, environ: Mapping[str, str]) -> int:
+    """Set this process's niceness from `environ[name]`; returns the niceness it runs at.
 
     A niceness below the inherited one needs privilege (root or CAP_SYS_NICE): without it the
-    worker runs on at the inherited one and says so, since a camera is better slow than off.
+    process runs on at the inherited one and says so, since a camera is better slow than off.
     """
-    wanted = environ.get(WORKER_NICE_ENV)
-    if wanted is None:
-        return os.getpriority(os.PRIO_PROCESS, 0)
-    try:
-        niceness = int(wanted)
-        for thread in _threads():
-            os.setpriority(os.PRIO_PROCESS, thread, niceness)
-    except (ValueError, OSError) as exc:
-        log.warning("cannot set worker niceness %s=%r: %s", WORKER_NICE_ENV, wanted, exc)
+    wanted = environ.get(name)
+    if wanted is not None:
+        try:
+            niceness = int(wanted)
+            for thread in _threads():
+                os.setpriority(os.PRIO_PROCESS, thread, niceness)
+        except (ValueError, OSError) as exc:
+            log.warning("cannot set niceness %s=%r: %s", name, wanted, exc)
     return os.getpriority(os.PRIO_PROCESS, 0)
 
 

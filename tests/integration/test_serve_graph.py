@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from pathlib import Path
 
 import httpx
+import psutil
 
 from tests.integration.processes import (
     free_port,
+    process_tree,
     start,
     terminate_and_collect_survivors,
     wait_ready,
 )
+from tests.integration.server import wait_until
 
 BIN = Path(sys.executable).parent
+
+
+def _processes(root: int, prefix: str) -> list[psutil.Process]:
+    found = []
+    for proc in process_tree(root):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if proc.name().startswith(prefix) or " ".join(proc.cmdline()).startswith(prefix):
+                found.append(proc)
+    return found
+
+
+def _niceness(root: int) -> dict[str, set[int]]:
+    """The niceness of each Serve replica and each pipeline worker of the run."""
+    seen: dict[str, set[int]] = {}
+    for role, prefix in (("replica", "ray::ServeReplica"), ("worker", "ray::PipelineWorker")):
+        for proc in _processes(root, prefix):
+            seen.setdefault(role, set()).add(proc.nice())
+    return seen
 
 
 def test_python_m_coral_serve_serves_and_shuts_down_cleanly(tmp_path: Path) -> None:
@@ -26,6 +48,11 @@ def test_python_m_coral_serve_serves_and_shuts_down_cleanly(tmp_path: Path) -> N
             "-m",
             "coral_serve",
             "streams.webrtc=stun",
+            # The cameras first: Ray starts both at 15; the replicas go to 18, the worker (of
+            # the demo pipeline) to 17.
+            "demo=vtest",
+            "runtime.control_plane_nice=18",
+            "runtime.worker_nice=17",
             f"http.port={port}",
             f"pipelines.data_dir={tmp_path / 'data'}",
         ],
@@ -36,7 +63,7 @@ def test_python_m_coral_serve_serves_and_shuts_down_cleanly(tmp_path: Path) -> N
         ready = wait_ready(process, f"{base}/readyz", tmp_path)
         checks = {check["name"]: check for check in ready.json()["checks"]}
         assert checks["store"]["ok"] and checks["deployments"]["ok"]
-        assert checks["deployments"]["detail"] == "5 healthy"
+        assert checks["deployments"]["detail"] == "6 healthy"
 
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         config = httpx.get(f"{base}/config.json").json()
@@ -44,6 +71,12 @@ def test_python_m_coral_serve_serves_and_shuts_down_cleanly(tmp_path: Path) -> N
         page = httpx.get(f"{base}/")
         assert page.status_code == 200 and "coral_serve" in page.text
         assert httpx.get(f"{base}/nope").json()["error"] == "not_found"
+
+        niceness = wait_until(lambda: _niceness(process.pid), lambda seen: "worker" in seen)
+        assert niceness == {"replica": {18}, "worker": {17}}
+        (replica, *_) = _processes(process.pid, "ray::ServeReplica")
+        assert replica.environ()["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
+        assert replica.environ()["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
     finally:
         survivors = terminate_and_collect_survivors(process, signal.SIGTERM)
     assert process.returncode == 0
