@@ -10,7 +10,6 @@ object events as they are stored or change.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -23,12 +22,12 @@ from coral_serve.errors import CoralError
 from coral_serve.web.roles import require_role
 from coral_serve.web.routes.pipelines import PipelineId
 from coral_serve.web.services import Services, get_services
+from coral_serve.web.sse import MEDIA_TYPE, sse_event
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 
-MEDIA_TYPE = "text/event-stream"
 _BATCH = 200
 _IDLE_WAIT = 0.2  # seconds between reads while nothing is new
 _HEARTBEAT = 15.0  # an SSE comment this often keeps proxies from closing a quiet stream
@@ -72,13 +71,13 @@ async def _stream(
     while True:
         for record in records:
             after = int(record["seq"])
-            yield f"id: {after}\n{_event('result', record)}"
+            yield sse_event("result", record, event_id=after)
         changed: list[Any] = []
         if since is not None:
             changed = await services.events.call("changed_events", pipeline_id, since)
             for event in changed:
                 since = max(since, event.updated)
-                yield _event("object_event", event.model_dump(mode="json"))
+                yield sse_event("object_event", event.model_dump(mode="json"))
         if records or changed:
             quiet_since = time.monotonic()
         else:
@@ -89,9 +88,5 @@ async def _stream(
         try:
             records = await services.pipelines.call("read_results", pipeline_id, after, _BATCH, [])
         except CoralError as exc:  # deleted while streamed
-            yield _event("end", {"detail": exc.detail})
+            yield sse_event("end", {"detail": exc.detail})
             return
-
-
-def _event(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

@@ -9,7 +9,6 @@ does not retry a refused connection): comment lines say it is waiting.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -20,12 +19,11 @@ from coral_serve.config.http import Role
 from coral_serve.schema.views import PipelineView
 from coral_serve.web.roles import require_role
 from coral_serve.web.snapshot import PipelineSnapshot, get_snapshot
+from coral_serve.web.sse import MEDIA_TYPE, sse_event
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["pipelines"])
-
-MEDIA_TYPE = "text/event-stream"
 
 
 @router.get(
@@ -48,16 +46,16 @@ async def _events(snapshot: PipelineSnapshot) -> AsyncIterator[str]:
     async for views in snapshot.changes():
         if views is None:
             if sent is not None:
-                yield _event("stale", {"detail": "pipeline views are not current"})
+                yield sse_event("stale", {"detail": "pipeline views are not current"})
             else:
                 yield ": waiting for the pipeline views\n\n"
         elif sent is None:
-            yield _event("snapshot", {"pipelines": _dumped(views.values())})
+            yield sse_event("snapshot", {"pipelines": _dumped(views.values())})
         else:
             changed = [view for key, view in views.items() if sent.get(key) != view]
             removed = [key for key in sent if key not in views]
             if changed or removed:
-                yield _event("changes", {"pipelines": _dumped(changed), "removed": removed})
+                yield sse_event("changes", {"pipelines": _dumped(changed), "removed": removed})
             else:
                 yield ": idle\n\n"  # keeps proxies from closing a quiet stream
         sent = views
@@ -65,7 +63,3 @@ async def _events(snapshot: PipelineSnapshot) -> AsyncIterator[str]:
 
 def _dumped(views: Any) -> list[dict[str, Any]]:
     return [view.model_dump(mode="json") for view in views]
-
-
-def _event(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
