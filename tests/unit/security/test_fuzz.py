@@ -27,7 +27,7 @@ from tests.unit.webapp import make_config, running_app, served_on_loopback
 
 EXAMPLES_PER_OPERATION = int(os.environ.get("CORAL_FUZZ_EXAMPLES", "12"))
 # Endless streams cannot be fuzzed by request/response; their handlers are covered elsewhere.
-UNBOUNDED = ("/mjpeg", "/watch")
+UNBOUNDED = ("/mjpeg", "/watch", "/results/stream")
 # Not run: a schema-valid request may still name a file that does not exist or a host the
 # outbound policy refuses, which the API rightly answers 422 and no JSON schema can express.
 NOT_CHECKED = [positive_data_acceptance]
