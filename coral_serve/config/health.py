@@ -18,11 +18,14 @@ class ReadinessCheck(str, Enum):
     disk_quota = "disk_quota"
     monitor = "monitor"
     sinks = "sinks"
+    notifications = "notifications"
 
 
-# Checks that only warn: a metrics server being down, or recordings nearing their quota,
-# must never take the box out of service.
-WARNING_CHECKS = frozenset({ReadinessCheck.disk_quota, ReadinessCheck.sinks})
+# Checks that only warn: a metrics server or a notifier being down, or recordings nearing
+# their quota, must never take the box out of service.
+WARNING_CHECKS = frozenset(
+    {ReadinessCheck.disk_quota, ReadinessCheck.sinks, ReadinessCheck.notifications}
+)
 
 
 class ExternalProbe(CoralBaseModel):
@@ -38,7 +41,8 @@ class HealthConfig(CoralBaseModel):
         description="Built-in readiness checks to run: store (reachable), deployments (every "
         "Serve deployment healthy), disk (free space above monitoring.disk.min_free_percent), "
         "monitor (its background tasks alive); disk_quota (recordings above warn_percent of "
-        "the quota) and sinks (a metric sink down) only warn.",
+        "the quota), sinks (a metric sink down) and notifications (a notifier down, its "
+        "events waiting in the outbox) only warn.",
     )
     external: list[ExternalProbe] = Field(
         default_factory=list, description="Extra HTTP dependencies to probe."

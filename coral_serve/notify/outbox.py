@@ -111,7 +111,11 @@ class Outbox:
 
 
 class OutboxRows:
-    """The dispatcher's side of the outbox, on its own connection to the same store."""
+    """The dispatcher's side of the outbox, on its own connection to the same store.
+
+    Every delivery loop shares that connection, so each read runs whole in one call
+    (`execute_fetchall`): a cursor left open between awaits would hold a read snapshot
+    under another loop's write, which SQLite then refuses at once as locked."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -129,12 +133,11 @@ class OutboxRows:
 
     async def pending(self, target: str, limit: int) -> list[tuple[int, Message]]:
         """The oldest queued messages of one notifier, in the order they were queued."""
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT seq, key, pipeline_id, body FROM notify_outbox WHERE target = ? "
             "ORDER BY seq LIMIT ?",
             (target, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [
             (seq, Message(key, pipeline_id, bytes(body))) for seq, key, pipeline_id, body in rows
         ]
@@ -149,11 +152,10 @@ class OutboxRows:
         )
 
     async def count(self, target: str) -> int:
-        async with self._db.execute(
+        [(count,)] = await self._db.execute_fetchall(
             "SELECT COUNT(*) FROM notify_outbox WHERE target = ?", (target,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        )
+        return int(count)
 
     async def trim(self, target: str, capacity: int) -> int:
         """Drop the oldest messages beyond `capacity`; how many were dropped."""

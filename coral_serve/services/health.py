@@ -42,10 +42,13 @@ class HealthService:
         pipelines: Any,
         monitor: Any,
         deployment_states: DeploymentStates | None = None,
+        events: Any = None,
     ) -> None:
+        """`events`: EventService, which runs the notifiers; None where the graph has none."""
         self._config = config
         self._pipelines = ServiceClient(pipelines)
         self._monitor = ServiceClient(monitor)
+        self._events = None if events is None else ServiceClient(events)
         self._deployment_states = deployment_states
         self._report_to_monitor = config.monitoring.serves_prometheus
         self._reports: set[asyncio.Task[None]] = set()
@@ -80,6 +83,10 @@ class HealthService:
             return await self._pipelines.call("check_store")
         if check is ReadinessCheck.deployments:
             return await self._check_deployments()
+        if check is ReadinessCheck.notifications:
+            if self._events is None:
+                return CheckResult(name="notifications", ok=True, detail="no event service")
+            return await self._events.call("check_notifications")
         return await self._monitor.call(_MONITOR_CHECKS[check])
 
     def _report(self, readiness: Readiness) -> None:

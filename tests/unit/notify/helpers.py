@@ -7,6 +7,7 @@ import functools
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
@@ -18,6 +19,7 @@ from coral_serve.services.outbound import check_outbound
 
 LOOPBACK_ALLOWED = functools.partial(check_outbound, policy=OutboundPolicy(allow_loopback=True))
 SECRET = "a-webhook-secret-of-some-length"
+T = TypeVar("T")
 
 
 def revisions(
@@ -73,3 +75,8 @@ async def enqueue_all(
     outbox = dispatcher.outbox(db)
     for event in events:
         await outbox.enqueue(event, commit=True)
+
+
+async def now(value: T) -> T:
+    """An awaitable of a value read now, for `eventually` probes of in-process state."""
+    return value

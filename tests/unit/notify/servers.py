@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import hashlib
 import hmac
 import json
@@ -38,6 +39,9 @@ class Mosquitto:
         workdir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "mosquitto.conf"
         self.config.write_text(
+            # Run as root, the broker would switch to the `mosquitto` user, who cannot write
+            # its persistence file here.
+            f"user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {workdir}/\n"
             f"log_dest file {workdir}/mosquitto.log\n"

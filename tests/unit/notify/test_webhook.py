@@ -13,6 +13,7 @@ from tests.unit.notify.helpers import (
     SECRET,
     enqueue_all,
     notifications,
+    now,
     revisions,
     running_dispatcher,
 )
@@ -38,7 +39,7 @@ async def test_a_receiver_answering_500_then_200_gets_every_event_signed_in_orde
         await enqueue_all(dispatcher, db, events)
         await receiver.wait_for(lambda: len(receiver.accepted) == len(events))
         status = await eventually(
-            lambda: _async(dispatcher.statuses()[0]), lambda status: status.queued == 0
+            lambda: now(dispatcher.statuses()[0]), lambda status: status.queued == 0
         )
     assert receiver.keys() == [idempotency_key(e) for e in events]
     assert [body["event"] for _, body in receiver.accepted] == [
@@ -60,7 +61,7 @@ async def test_a_dispatcher_restarted_mid_backlog_delivers_everything_after(
     ):
         await enqueue_all(dispatcher, db, events)
         check = await eventually(
-            lambda: _async(dispatcher.check()), lambda result: "5 queued" in result.detail
+            lambda: now(dispatcher.check()), lambda result: "5 queued" in result.detail
         )
     assert not check.ok and check.detail.startswith("hook down")
     async with (
@@ -111,7 +112,7 @@ async def test_the_outbound_policy_holds_back_a_loopback_receiver_and_says_why(
         ) as (dispatcher, db),
     ):
         await enqueue_all(dispatcher, db, revisions(1))
-        check = await eventually(lambda: _async(dispatcher.check()), lambda r: not r.ok)
+        check = await eventually(lambda: now(dispatcher.check()), lambda r: not r.ok)
     assert "pipelines.outbound.allow_loopback" in check.detail
     assert receiver.accepted == []
 
@@ -125,7 +126,7 @@ async def test_a_full_outbox_drops_the_oldest_counts_them_and_delivers_the_rest(
         async with running_dispatcher(tmp_path / "events.db", config) as (dispatcher, db):
             await enqueue_all(dispatcher, db, events)
             await eventually(
-                lambda: _async(dispatcher.statuses()[0]), lambda status: status.dropped == 5
+                lambda: now(dispatcher.statuses()[0]), lambda status: status.dropped == 5
             )
             receiver.fail_first = 0
             await receiver.wait_for(lambda: len(receiver.accepted) == 10)
@@ -153,7 +154,3 @@ async def test_an_event_whose_transaction_rolls_back_is_never_sent(tmp_path: Pat
         await receiver.wait_for(lambda: len(receiver.accepted) == 1)
     assert receiver.keys() == [idempotency_key(committed[0])]
     assert json.loads(json.dumps(receiver.accepted[0][1]))["idempotency_key"] == receiver.keys()[0]
-
-
-async def _async(value):
-    return value
