@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests use (installed only when missing).
-APT_PACKAGES := procps victoria-metrics prometheus chromium
+APT_PACKAGES := procps victoria-metrics prometheus chromium mosquitto
 
 .PHONY: setup run test test-unit test-ray test-cluster test-browser fuzz manifests lint format docs system-deps clean screenshot test-unit-snapshot
 
