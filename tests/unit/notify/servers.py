@@ -12,6 +12,7 @@ import json
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,7 @@ class Subscriber:
     port: int
     identifier: str = "test-subscriber"
     messages: list[tuple[str, bytes, bool]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # perf_counter() of each message
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -98,6 +100,7 @@ class Subscriber:
                         assert isinstance(payload, bytes)
                         async with self._arrived:
                             self.messages.append((str(message.topic), payload, message.retain))
+                            self.arrivals.append(time.perf_counter())
                             self._arrived.notify_all()
             except aiomqtt.MqttError:
                 await asyncio.sleep(0.1)
@@ -136,11 +139,13 @@ class Receiver:
     fail_first: int = 0
     url: str = ""
     accepted: list[tuple[str, dict]] = field(default_factory=list)
+    arrivals: dict[str, float] = field(default_factory=dict)  # first perf_counter() per key
     bad_signatures: int = 0
     answered_500: int = 0
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.arrivals.setdefault(request.headers.get("Idempotency-Key", ""), time.perf_counter())
         body = await request.read()
         expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(request.headers.get("X-Coral-Signature", ""), expected):
