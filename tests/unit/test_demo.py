@@ -60,8 +60,12 @@ async def test_the_demo_pipeline_finds_people(tmp_path: Path) -> None:
         )
         classes = {d["class"] for record in results.json() for d in record["detections"]}
         assert "person" in classes
-        view = (await client.get(f"/api/v1/pipelines/{pipeline_id}")).json()
-        assert view["origin"] == "config" and view["status"]["state"] == "running"
+        # The ingress' view follows the worker's status within a refresh of its snapshot.
+        view = await eventually(
+            lambda: client.get(f"/api/v1/pipelines/{pipeline_id}"),
+            lambda r: r.json()["status"]["state"] == "running",
+        )
+        assert view.json()["origin"] == "config"
 
 
 async def test_without_the_bundled_files_the_demo_fails_visibly(
