@@ -29,6 +29,8 @@ __all__ = ["Dispatcher"]
 
 log = logging.getLogger(__name__)
 
+_STOP_TIMEOUT = 5.0
+
 
 class Dispatcher:
     """Delivers every queued event revision to every notifier at least once."""
@@ -80,7 +82,11 @@ class Dispatcher:
         tasks = [*self._tasks, *self._count_tasks]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            # Bounded: a loop stuck in a notifier's client must not hold up the shutdown.
+            _, stuck = await asyncio.wait(tasks, timeout=_STOP_TIMEOUT)
+            for task in stuck:
+                log.warning("notifier loop %s did not stop in time", task.get_name())
         self._tasks.clear()
         for built in self._built:
             try:

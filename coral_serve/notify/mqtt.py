@@ -134,5 +134,7 @@ class MqttNotifier(Notifier):
         client, self._client = self._client, None
         if client is None:
             return
-        with contextlib.suppress(aiomqtt.MqttError):  # the connection may be gone already
-            await client.__aexit__(None, None, None)
+        # The connection may be gone already; and aiomqtt waits for the broker's
+        # acknowledgement without a timeout, which a half-dead broker never sends.
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            await asyncio.wait_for(client.__aexit__(None, None, None), _TIMEOUT)
