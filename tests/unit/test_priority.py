@@ -36,6 +36,8 @@ def _worker_start(
         capture_output=True,
         text=True,
         check=True,
+        # The test's own setting is no descriptor key for the process under test.
+        env={k: v for k, v in os.environ.items() if k != "CORAL_SHARED_DIR"},
     )
     return json.loads(done.stdout), done.stderr
 
