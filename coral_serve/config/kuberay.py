@@ -68,3 +68,10 @@ class KubeRayConfig(CoralBaseModel):
         default_factory=NpuGroup,
         description="Worker group `npu`: Rockchip boards that run `{NPU: 1}` pipelines.",
     )
+    media_claim: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$",
+        description="An existing ReadWriteMany PersistentVolumeClaim that every pod mounts "
+        "for recordings, event media and downloads; required by `streams.media.shared`, "
+        "unused without it.",
+    )

@@ -18,10 +18,12 @@ from typing import Any
 
 import yaml
 
-from coral_serve.config import ConfigSources, CoralConfig, load_config
+from coral_serve.config import ConfigError, ConfigSources, CoralConfig, load_config
+from coral_serve.config.errors import ConfigProblem
 from coral_serve.config.kuberay import PodSize, WorkerGroup
 from coral_serve.config.layers import file_layer, set_layer
 from coral_serve.deploy.serve_config import render_serve_config
+from coral_serve.engine.event_media import event_media_dir
 from coral_serve.schema.redact import SECRET_WORDS
 from coral_serve.version import __version__
 
@@ -88,11 +90,9 @@ def render_kuberay(
         )
     _check_pinned_resources(config)
     text = config_file.read_text(encoding="utf-8")
-    return [
-        _config_map(options, text),
-        _volume_claim(options),
-        _ray_service(config, cluster_sets, text, options),
-    ]
+    service = _ray_service(config, cluster_sets, text, options)
+    _mount_shared_media(service, config)
+    return [_config_map(options, text), _volume_claim(options), service]
 
 
 def dump_manifests(documents: Sequence[Mapping[str, Any]], name: str) -> str:
@@ -244,12 +244,52 @@ def _ray_service(
     return service
 
 
+MEDIA_VOLUME = "media"
+
+
+def _mount_shared_media(service: dict[str, Any], config: CoralConfig) -> None:
+    """With `streams.media.shared`, every pod mounts the operator's ReadWriteMany claim where
+    workers write media (recordings, event media, downloads), so the directories StreamService
+    reads are the same on every node; the store stays on the head's own volume."""
+    if not config.streams.media.shared:
+        return
+    claim = config.kuberay.media_claim
+    if claim is None:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "kuberay.media_claim",
+                    "streams.media.shared needs the name of a ReadWriteMany "
+                    "PersistentVolumeClaim for every pod to mount",
+                )
+            ]
+        )
+    data_dir = Path(config.pipelines.data_dir)
+    mounts = [
+        {"name": MEDIA_VOLUME, "mountPath": path, "subPath": sub}
+        for path, sub in (
+            (str(config.streams.recordings.directory), "recordings"),
+            (str(event_media_dir(data_dir)), "events"),
+            (str(data_dir / "downloads"), "downloads"),
+        )
+    ]
+    volume = {"name": MEDIA_VOLUME, "persistentVolumeClaim": {"claimName": claim}}
+    for group in _groups(service):
+        spec = group["template"]["spec"]
+        spec["volumes"].append(volume)
+        for container in spec["containers"]:
+            container["volumeMounts"].extend(mounts)
+
+
+def _groups(service: dict[str, Any]) -> list[dict[str, Any]]:
+    cluster = service["spec"]["rayClusterConfig"]
+    return [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+
+
 def _set_ray_environment(service: dict[str, Any], environment: Mapping[str, str]) -> None:
     """Every pod's Ray inherits Serve's switches and the workers' niceness (runtime.serve,
     runtime.worker_nice), as the runner's own Ray does on one box."""
-    cluster = service["spec"]["rayClusterConfig"]
-    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
-    for group in groups:
+    for group in _groups(service):
         for container in group["template"]["spec"]["containers"]:
             container["env"] = [{"name": k, "value": v} for k, v in environment.items()]
 

@@ -289,3 +289,26 @@ def test_every_pod_runs_ray_with_the_descriptors_serve_switches(tmp_path: Path) 
     for group in pods(documents(result.output)["RayService"]).values():
         (container,) = group["template"]["spec"]["containers"]
         assert {e["name"]: e["value"] for e in container["env"]} == expected
+
+
+def test_shared_media_mounts_the_claim_on_every_pod(
+    tmp_path: Path, crd_validator: jsonschema.Draft4Validator
+) -> None:
+    descriptor = tmp_path / "runtime.yaml"
+    descriptor.write_text("streams:\n  media: {shared: true}\n")
+    missing = generate("-c", str(descriptor))
+    assert missing.exit_code == 2
+    assert "kuberay.media_claim" in missing.output
+
+    result = generate("-c", str(descriptor), "--set", "kuberay.media_claim=coral-media")
+    assert result.exit_code == 0, result.output
+    service = documents(result.output)["RayService"]
+    assert list(crd_validator.iter_errors(service)) == []
+    for group in pods(service).values():
+        spec = group["template"]["spec"]
+        (media,) = [v for v in spec["volumes"] if v["name"] == "media"]
+        assert media["persistentVolumeClaim"] == {"claimName": "coral-media"}
+        (container,) = spec["containers"]
+        mounted = {m["mountPath"]: m.get("subPath") for m in container["volumeMounts"]}
+        expected = {f"/data/{sub}": sub for sub in ("recordings", "events", "downloads")}
+        assert {path: mounted.get(path) for path in expected} == expected
