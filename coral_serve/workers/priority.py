@@ -9,6 +9,7 @@ inherits them; a process started without one keeps Ray's niceness.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -41,10 +42,16 @@ def _apply(name: str, environ: Mapping[str, str]) -> int:
         try:
             niceness = int(wanted)
             for thread in _threads():
-                os.setpriority(os.PRIO_PROCESS, thread, niceness)
+                _set_thread_niceness(thread, niceness)
         except (ValueError, OSError) as exc:
             log.warning("cannot set niceness %s=%r: %s", name, wanted, exc)
     return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def _set_thread_niceness(thread: int, niceness: int) -> None:
+    """A thread that ended since /proc was listed has nothing left to set."""
+    with contextlib.suppress(ProcessLookupError):
+        os.setpriority(os.PRIO_PROCESS, thread, niceness)
 
 
 def _threads() -> list[int]:
