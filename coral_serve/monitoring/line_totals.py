@@ -65,6 +65,14 @@ class LineTotals:
         keys = base.keys() | now.keys()
         return {_decode(key): base.get(key, 0) + now.get(key, 0) for key in keys}
 
+    def current(self, pipeline_id: str) -> dict[LineKey, int]:
+        """The totals of `pipeline_id` as of the last poll, without counting anything new."""
+        entry = self._state.get(pipeline_id)
+        if entry is None:
+            return {}
+        base, last = entry["base"], entry["last"]
+        return {_decode(key): base.get(key, 0) + last.get(key, 0) for key in base.keys() | last}
+
     def save(self) -> None:
         """Write the file if anything changed (a temporary file renamed over it); a disk
         that refuses is logged, never fatal to polling."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from coral_serve.config.monitoring import MonitoringConfig
 from coral_serve.monitoring.history import History, MetricSample, PipelineMetrics
-from coral_serve.monitoring.line_totals import LineTotals, flatten_lines
+from coral_serve.monitoring.line_totals import LineKey, LineTotals, flatten_lines
 from coral_serve.schema.views import PipelineStatus
 from coral_serve.sinks.points import (
     PIPELINE,
@@ -51,6 +51,10 @@ class WorkerPoller:
             poll_interval=self._interval,
             samples=[MetricSample(time=p.time, values=dict(p.fields)) for p in points],
         )
+
+    def line_totals(self, pipeline_id: str) -> dict[LineKey, int]:
+        """Crossings of each line, direction and label since the pipeline began."""
+        return self._lines.current(pipeline_id)
 
     async def poll(self, viewers: Mapping[str, int], now: float) -> list[Point]:
         """One round: every live worker at once, each with its own deadline, so a dead or

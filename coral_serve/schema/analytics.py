@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from coral_serve.schema.base import CoralBaseModel
 
-__all__ = ["AnalyticsSpec", "EventsSpec", "LineSpec", "TrackerSpec", "TrackerType", "ZoneSpec"]
+__all__ = [
+    "AnalyticsSpec",
+    "EventsSpec",
+    "LineCrossings",
+    "LineSpec",
+    "TrackerSpec",
+    "TrackerType",
+    "ZoneSpec",
+]
 
 Unit = Annotated[float, Field(ge=0, le=1)]
 Point = tuple[Unit, Unit]
@@ -167,3 +175,13 @@ class AnalyticsSpec(CoralBaseModel):
                         f"not among the model's classes ({', '.join(known[:20])}"
                         f"{', ...' if len(known) > 20 else ''})"
                     )
+
+
+class LineCrossings(CoralBaseModel):
+    """How many objects of one label crossed one line in one direction, in total: what
+    `coral_line_crossings_total` exports, kept across worker restarts."""
+
+    line: str
+    direction: Literal["in", "out"]
+    label: str
+    count: int = Field(ge=0)

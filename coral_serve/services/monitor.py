@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.core import Metric
 
@@ -31,8 +32,10 @@ from coral_serve.monitoring.poller import WorkerPoller
 from coral_serve.monitoring.quota import QuotaKeeper
 from coral_serve.monitoring.service_metrics import CallbackCollector, service_families
 from coral_serve.monitoring.viewers import VIEWER_REPORT_TTL, ViewerCounts
+from coral_serve.schema.analytics import LineCrossings
 from coral_serve.schema.checks import CheckResult, Readiness
-from coral_serve.schema.disk import CleanupReport, DiskReport
+from coral_serve.schema.disk import CleanupReport, DiskReport, NodeDisk
+from coral_serve.services.media_agent import MediaNodes, ask_every_node
 from coral_serve.sinks.base import MetricsSink
 from coral_serve.sinks.registry import build_sinks
 from coral_serve.workers.pool import WorkerPool
@@ -51,7 +54,9 @@ class MonitorService:
     state, so every ingress replica asks this one, and /metrics is the same on all of them.
 
     `extra_sinks` are sinks built by the caller, e.g. Ray's metrics, which only the
-    Ray-aware modules know.
+    Ray-aware modules know. `media`: every node's media agent, on a cluster whose nodes keep
+    media on their own disks; the disk report, cleanup and disk checks then cover each node
+    (its agent enforces the quota there). None: this replica's directory is all there is.
     """
 
     def __init__(
@@ -59,8 +64,10 @@ class MonitorService:
         config: CoralConfig,
         workers: WorkerPool,
         extra_sinks: Mapping[str, MetricsSink] | None = None,
+        media: MediaNodes | None = None,
     ) -> None:
         self._config = config
+        self._media = media
         self._monitoring = config.monitoring
         self._extra_sinks = dict(extra_sinks or {})
         lines = LineTotals(Path(config.pipelines.data_dir) / LINE_TOTALS_FILE)
@@ -110,6 +117,13 @@ class MonitorService:
     async def history(self, pipeline_id: str, window: float) -> PipelineMetrics:
         return self._poller.history(pipeline_id, window, time.time())
 
+    async def line_crossings(self, pipeline_id: str) -> list[LineCrossings]:
+        totals = self._poller.line_totals(pipeline_id)
+        return [
+            LineCrossings(line=line, direction=direction, label=label, count=count)
+            for (line, direction, label), count in sorted(totals.items())
+        ]
+
     async def metrics_text(self) -> bytes:
         """Prometheus exposition of every pipeline, sink, readiness check and HTTP route."""
         return self._exposition.text()
@@ -132,11 +146,33 @@ class MonitorService:
         return self._sinks.statuses()
 
     async def disk_report(self) -> DiskReport:
-        return await self._quota.report()
+        """This replica's recordings directory, and each node's on a cluster."""
+        report = await self._quota.report()
+        if self._media is None:
+            return report
+        nodes = [
+            NodeDisk(node=node, disk=None, error=_failure(answer))
+            if isinstance(answer, BaseException)
+            else NodeDisk(node=node, disk=answer)
+            for node, answer in await self._ask_nodes("disk_report")
+        ]
+        return report.model_copy(update={"nodes": nodes})
 
     async def cleanup(self, dry_run: bool = False) -> CleanupReport:
-        """Enforce the recordings quota now (or only say what it would delete)."""
-        return await self._quota.cleanup(dry_run)
+        """Enforce the recordings quota now (or only say what it would delete), on every node
+        of a cluster; a node that does not answer is named in `errors`."""
+        if self._media is None:
+            return await self._quota.cleanup(dry_run)
+        merged = CleanupReport(dry_run=dry_run, deleted=[], freed_bytes=0, kept_in_progress=0)
+        for node, answer in await self._ask_nodes("cleanup", dry_run):
+            if isinstance(answer, BaseException):
+                merged.errors.append(f"node {node}: {_failure(answer)}")
+                continue
+            merged.deleted += answer.deleted
+            merged.freed_bytes += answer.freed_bytes
+            merged.kept_in_progress += answer.kept_in_progress
+            merged.errors += [f"node {node}: {error}" for error in answer.errors]
+        return merged
 
     async def poll(self) -> None:
         """One polling round; its points go to the history and to every sink."""
@@ -146,12 +182,17 @@ class MonitorService:
     # -- readiness checks (HealthService calls them by name) ---------------------------
 
     async def check_disk(self) -> CheckResult:
-        """Readiness: the recordings filesystem keeps its minimum share of free space."""
-        return await self._quota.check_disk()
+        """Readiness: the recordings filesystem keeps its minimum share of free space (on
+        every node of a cluster)."""
+        if self._media is None:
+            return await self._quota.check_disk()
+        return await self._check_nodes("check_disk", "disk")
 
     async def check_disk_quota(self) -> CheckResult:
-        """Warning: recordings use more than warn_percent of their byte quota."""
-        return await self._quota.check_quota()
+        """Warning: recordings use more than warn_percent of their byte quota (on a node)."""
+        if self._media is None:
+            return await self._quota.check_quota()
+        return await self._check_nodes("check_quota", "disk_quota")
 
     async def check_tasks(self) -> CheckResult:
         """Readiness: every background task is alive (they catch their own errors)."""
@@ -162,6 +203,29 @@ class MonitorService:
         return self._sinks.check()
 
     # -- internals ---------------------------------------------------------------------
+
+    async def _ask_nodes(self, method: str, *args: Any) -> list[tuple[str, Any]]:
+        assert self._media is not None
+        timeout = self._config.streams.media.agent_timeout
+        return await ask_every_node(self._media, method, *args, timeout=timeout)
+
+    async def _check_nodes(self, method: str, name: str) -> CheckResult:
+        """One check over every node: it fails if a node's fails; a node whose agent does
+        not answer within half the check's time is named but fails nothing (it may be
+        leaving the cluster, and its pipelines with it)."""
+        assert self._media is not None
+        timeout = min(
+            self._config.streams.media.agent_timeout, self._config.health.check_timeout / 2
+        )
+        answers = await ask_every_node(self._media, method, timeout=timeout)
+        ok, details = True, []
+        for node, answer in answers:
+            if isinstance(answer, BaseException):
+                details.append(f"node {node[:12]}: no answer ({_failure(answer)})")
+                continue
+            ok = ok and answer.ok
+            details.append(f"node {node[:12]}: {answer.detail}")
+        return CheckResult(name=name, ok=ok, detail="; ".join(details) or "no nodes")
 
     def _service_families(self) -> Iterator[Metric]:
         return service_families(self._sinks.statuses(), self._loops.alive(), self._readiness)
@@ -185,3 +249,7 @@ class MonitorService:
             except Exception:
                 log.exception("recordings quota pass failed")
             await asyncio.sleep(self._monitoring.disk.check_interval)
+
+
+def _failure(error: BaseException) -> str:
+    return str(error) or type(error).__name__

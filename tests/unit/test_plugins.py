@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from coral_line_counter.counting import Line, LineCounter
+from coral_line_counter.routes import LINE_NAME, LineBody, count_crossings
 
 from coral_serve.cli import main
+from coral_serve.schema.analytics import LineCrossings
 from tests.conftest import shared_file
-from tests.unit.waiting import eventually
 from tests.unit.webapp import make_config, running_app
 
 
@@ -89,44 +89,48 @@ async def test_example_plugin_page_is_in_the_navigation_and_its_route_counts(
 
         spec = {"name": "gate", "source": {"uri": str(video)}, "model": {"backend": "none"}}
         pipeline_id = (await client.post("/api/v1/pipelines", json=spec)).json()["id"]
-        line = {"x1": 0, "y1": 288, "x2": 768, "y2": 288, "classes": ["person"]}
-        assert (
-            await client.put(f"/plugins/line-counter/lines/{pipeline_id}", json=line)
-        ).is_success
-        counts = await eventually(
-            lambda: client.get(f"/plugins/line-counter/counts/{pipeline_id}"),
-            lambda r: r.status_code == 200,
-        )
-        assert counts.json()["forward"] == 0  # a passthrough model detects nothing
-        # Counting reads past what it saw and leaves the results to other readers.
-        seen = await eventually(
-            lambda: client.get(f"/api/v1/pipelines/{pipeline_id}/results"), lambda r: r.json()
-        )
-        await client.get(f"/plugins/line-counter/counts/{pipeline_id}")
-        again = await client.get(f"/api/v1/pipelines/{pipeline_id}/results")
-        assert again.json()[0]["seq"] == seen.json()[0]["seq"]
+        counts_url = f"/plugins/line-counter/counts/{pipeline_id}"
+        assert (await client.get(counts_url)).status_code == 404  # no line set yet
+        line = {"points": [[0, 0.6], [1, 0.6]], "classes": ["person"]}
+        put = await client.put(f"/plugins/line-counter/lines/{pipeline_id}", json=line)
+        assert put.status_code == 200, put.text
+        assert (put.json()["crossed_in"], put.json()["crossed_out"]) == (0, 0)
+
+        # The line is the pipeline's own, applied hot: the worker that counts it runs on.
+        view = (await client.get(f"/api/v1/pipelines/{pipeline_id}")).json()
+        (stored,) = view["spec"]["analytics"]["lines"]
+        assert stored == {"name": LINE_NAME, **line}
+        assert view["generation"] == 1
+        assert (await client.get(counts_url)).json()["line"] == stored
+        totals = await client.get(f"/api/v1/metrics/pipelines/{pipeline_id}/lines")
+        assert totals.json() == []  # a passthrough model detects nothing to count
+
+        # Setting the line again replaces it; nothing is read from the results.
+        again = {"points": [[0.5, 0], [0.5, 1]], "classes": []}
+        await client.put(f"/plugins/line-counter/lines/{pipeline_id}", json=again)
+        view = (await client.get(f"/api/v1/pipelines/{pipeline_id}")).json()
+        assert [item["points"] for item in view["spec"]["analytics"]["lines"]] == [again["points"]]
+        bad = {"points": [[0.5, 0.5], [0.5, 0.5]]}
+        refused = await client.put(f"/plugins/line-counter/lines/{pipeline_id}", json=bad)
+        assert refused.status_code == 422 and "same" in refused.text
+        outside = {"points": [[0, 0], [1.5, 1]]}
+        refused = await client.put(f"/plugins/line-counter/lines/{pipeline_id}", json=outside)
+        assert refused.status_code == 422
         missing = await client.put("/plugins/line-counter/lines/unknown", json=line)
         assert missing.status_code == 404
 
 
-def walk(counter: LineCounter) -> None:
-    """A person walks down across y=100 while a car drives up across it."""
-    for t in range(5):
-        y = 90 + 5 * t
-        person = {"class": "person", "box": (40, y - 5, 60, y + 5)}
-        car = {"class": "car", "box": (140, 195 - y, 160, 205 - y)}
-        counter.update(float(t), [person, car])
-
-
-def test_line_counter_counts_crossings_by_direction_and_class() -> None:
-    everything = LineCounter(Line(0, 100, 200, 100))
-    walk(everything)
-    assert (everything.forward, everything.backward) == (1, 1)
-    assert dict(everything.by_class) == {"person": 1, "car": 1}
-
-    persons_only = LineCounter(Line(0, 100, 200, 100), frozenset({"person"}))
-    walk(persons_only)
-    assert (persons_only.forward, persons_only.backward) == (1, 0)
+def test_line_counter_counts_its_own_line_by_direction_and_class() -> None:
+    line = LineBody(points=((0, 0.5), (1, 0.5)))
+    crossings = [
+        LineCrossings(line=LINE_NAME, direction="in", label="person", count=3),
+        LineCrossings(line=LINE_NAME, direction="out", label="person", count=1),
+        LineCrossings(line=LINE_NAME, direction="out", label="car", count=2),
+        LineCrossings(line="road", direction="in", label="car", count=9),  # another line
+    ]
+    counts = count_crossings("p1", line, crossings)
+    assert (counts.crossed_in, counts.crossed_out) == (3, 3)
+    assert counts.by_class == {"person": 4, "car": 2}
 
 
 async def test_ui_mode_plugin_serves_the_plugins_page_at_root(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from coral_serve.config.http import Role
 from coral_serve.errors import NotFoundError
 from coral_serve.monitoring.history import PipelineMetrics
+from coral_serve.schema.analytics import LineCrossings
 from coral_serve.web.http_metrics import HttpMetricsReporter
 from coral_serve.web.roles import require_role
 from coral_serve.web.routes.pipelines import PipelineId
@@ -63,3 +64,17 @@ async def pipeline_metrics(
     if not history.samples:
         await services.pipelines.call("get", pipeline_id)  # 404 unless it exists
     return history
+
+
+@router.get(
+    "/api/v1/metrics/pipelines/{pipeline_id}/lines",
+    response_model=list[LineCrossings],
+    responses={404: {"description": "No such pipeline"}},
+    summary="Total crossings of each of a pipeline's lines, by direction and label",
+    dependencies=[Depends(require_role(Role.viewer))],
+)
+async def line_crossings(pipeline_id: PipelineId, services: ServicesDep) -> list[LineCrossings]:
+    """Counted since the pipeline began, across restarts of its worker (as of the last poll)."""
+    await services.pipelines.call("get", pipeline_id)  # 404 unless it exists
+    crossings: list[LineCrossings] = await services.monitor.call("line_crossings", pipeline_id)
+    return crossings

@@ -62,11 +62,13 @@ async def test_line_totals_survive_a_new_worker_and_a_restarted_monitor(tmp_path
     assert (await monitor.scrape(2.0))[GATE_IN] == 4
     # The monitor restarts too (its process, its sink): the file carries the totals.
     monitor = Monitor(workers, tmp_path)
+    assert monitor.poller.line_totals("p1") == {("gate", "in", "person"): 4}  # before a poll
     workers.statuses["p1"] = status(generation=2, people_in=2, in_zone={"person": 1})
     assert (await monitor.scrape(3.0))[GATE_IN] == 5
     # A worker restarted in place (same generation, counts fell) adds on as well.
     workers.statuses["p1"] = status(generation=2, people_in=1, in_zone={})
     assert (await monitor.scrape(4.0))[GATE_IN] == 6
+    assert monitor.poller.line_totals("p1") == {("gate", "in", "person"): 6}
 
 
 async def test_zone_occupancy_is_a_gauge_that_empties(tmp_path: Path) -> None:

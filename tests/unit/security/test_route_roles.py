@@ -139,7 +139,7 @@ async def test_a_plugin_get_without_a_declaration_is_admin_only(
     assert anonymous.status_code == 401
     assert viewer.status_code == 403 and viewer.json()["detail"] == "role 'viewer' may not do this"
     assert admin.status_code == 200 and admin.json() == {"cameras": 3}
-    assert counts.status_code == 404 and "no line set" in counts.json()["detail"]
+    assert counts.status_code == 404 and "no pipeline" in counts.json()["detail"]
     assert set_line.status_code == 403
 
 
