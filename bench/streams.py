@@ -165,11 +165,11 @@ def per_frame_costs(jpeg: bytes, rounds: int = 60) -> tuple[float, float, float]
     from aiortc.codecs import get_encoder
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-    from coral_serve.streams.webrtc import _decode_i420
+    from coral_serve.streams.pictures import decode_i420
 
     began = time.perf_counter()
     for _ in range(rounds):
-        i420 = _decode_i420(jpeg)
+        i420 = decode_i420(jpeg)
     decode = (time.perf_counter() - began) / rounds * 1000
     encodes = []
     for mime, parameters in (("video/VP8", {}), ("video/H264", {"packetization-mode": "1"})):

@@ -15,10 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import aioice.ice
-import cv2
-import numpy as np
 from aiortc import (
-    MediaStreamTrack,
     RTCConfiguration,
     RTCDataChannel,
     RTCIceServer,
@@ -27,15 +24,22 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError
-from av import VideoFrame
+from aiortc.sdp import SessionDescription
 
 from coral_serve.config.streams import Codec, WebRTCConfig
 from coral_serve.errors import InvalidRequestError, NotFoundError, TooManyError
 from coral_serve.schema.streams import SdpAnswer, SdpOffer
-from coral_serve.streams.fanout import Feed, FeedClosedError, FrameHub, FrameView
+from coral_serve.streams.encoder import SharedEncoder
+from coral_serve.streams.fanout import Feed, FrameHub, FrameView
+from coral_serve.streams.tracks import FeedTrack, PacketTrack, forward_keyframe_requests
 
-__all__ = ["WebRTCSessions", "codec_preferences", "pin_host_addresses", "session_owner"]
+__all__ = [
+    "WebRTCSessions",
+    "codec_preferences",
+    "negotiated_codec",
+    "pin_host_addresses",
+    "session_owner",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ _CONNECT_TIMEOUT = 30.0
 _MAX_BUFFERED_BYTES = 1 << 20
 _GONE_STATES = frozenset({"failed", "closed"})
 _gather_all_host_addresses = aioice.ice.get_host_addresses
+_H264_PROFILE = "42e01f"
 
 
 def pin_host_addresses(addresses: Sequence[str]) -> None:
@@ -65,51 +70,26 @@ def pin_host_addresses(addresses: Sequence[str]) -> None:
 
 
 def codec_preferences(codec: Codec) -> list[RTCRtpCodecCapability]:
-    """Every video codec aiortc sends, the configured one first (the others stay fallbacks)."""
+    """Every video codec aiortc sends, the configured one first (the others stay fallbacks);
+    of H.264, packetization mode 1 in constrained baseline (42e01f), what every browser
+    that has H.264 decodes."""
     wanted = f"video/{codec.value}".lower()
     codecs = RTCRtpSender.getCapabilities("video").codecs
-    return sorted(codecs, key=lambda c: c.mimeType.lower() != wanted)
+    return sorted(
+        codecs,
+        key=lambda c: (
+            c.mimeType.lower() != wanted,
+            str(c.parameters.get("profile-level-id", "")).lower() != _H264_PROFILE,
+        ),
+    )
 
 
-def _decode_i420(jpeg: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError("a published frame is not a decodable JPEG")
-    height, width = image.shape[:2]
-    return cv2.cvtColor(image[: height & ~1, : width & ~1], cv2.COLOR_BGR2YUV_I420)
-
-
-async def _picture(view: FrameView) -> np.ndarray:
-    """The frame as I420, decoded off the loop once per replica whatever the viewer count."""
-    if view.decoded is None:
-        view.decoded = asyncio.ensure_future(asyncio.to_thread(_decode_i420, view.jpeg))
-    return await view.decoded
-
-
-class FeedTrack(MediaStreamTrack):
-    """A viewer's video track; each gets its own `VideoFrame` (encoders mutate frames)."""
-
-    kind = "video"
-
-    def __init__(self, feed: Feed, on_frame: Callable[[FrameView], None]) -> None:
-        super().__init__()
-        self._feed = feed
-        self._on_frame = on_frame
-        self._seq = 0
-
-    async def recv(self) -> VideoFrame:
-        try:
-            view = await self._feed.next(self._seq)
-        except FeedClosedError:
-            self.stop()
-            raise MediaStreamError from None
-        assert view is not None  # no timeout given
-        self._seq = view.seq
-        frame = VideoFrame.from_ndarray(await _picture(view), format="yuv420p")
-        frame.pts = view.pts
-        frame.time_base = VIDEO_TIME_BASE
-        self._on_frame(view)
-        return frame
+def negotiated_codec(sdp: str) -> str:
+    """The codec an answer sends video with (the first of its video section), e.g. H264."""
+    for media in SessionDescription.parse(sdp).media:
+        if media.kind == "video" and media.rtp.codecs:
+            return media.rtp.codecs[0].name
+    return ""
 
 
 async def _first(*events: asyncio.Event, timeout: float | None = None) -> None:
@@ -141,15 +121,25 @@ class ViewerSession:
         self._gone = asyncio.Event()
         self._closed = False
         self._feed: Feed | None = None
+        self._track: FeedTrack | PacketTrack | None = None
+        self.codec = ""
         self._supervisor: asyncio.Task[None] | None = None
 
-    async def answer(self, feed: Feed, offer: SdpOffer, codecs: list[RTCRtpCodecCapability]) -> str:
-        """Answer `offer` with the feed's video; the codec preference is set before the
-        remote description, the only time aiortc applies it."""
+    async def answer(
+        self,
+        feed: Feed,
+        offer: SdpOffer,
+        codecs: list[RTCRtpCodecCapability],
+        shared: Callable[[], SharedEncoder] | None,
+    ) -> str:
+        """Answer `offer` with the feed's video: the packets of the `shared` encoder when
+        H.264 is negotiated, else this viewer's own encode. The codec preference is set
+        before the remote description, the only time aiortc applies it; the track is
+        chosen once the codec is known, before any media flows."""
         pc = self._pc
         self._feed = feed
         feed.attach()
-        transceiver = pc.addTransceiver(FeedTrack(feed, self._send_result), direction="sendonly")
+        transceiver = pc.addTransceiver("video", direction="sendonly")
         transceiver.setCodecPreferences(codecs)
         pc.on("datachannel", self._on_channel)
         pc.on("connectionstatechange", self._on_state)
@@ -162,9 +152,22 @@ class ViewerSession:
             raise
         except Exception as exc:  # aiortc raises many types for SDP it cannot use
             raise InvalidRequestError(f"the SDP offer cannot be used: {str(exc)[:200]}") from None
+        self.codec = negotiated_codec(answer.sdp)
+        if shared is not None and self.codec == "H264":
+            track: FeedTrack | PacketTrack = PacketTrack(shared(), self._send_result)
+            forward_keyframe_requests(transceiver.sender, track)
+        else:
+            track = FeedTrack(feed, self._send_result)
+        self._track = track
+        transceiver.sender.replaceTrack(track)
         await pc.setLocalDescription(answer)  # gathers candidates: seconds with STUN/TURN
         self._supervisor = asyncio.create_task(self._supervise(feed))
         return pc.localDescription.sdp
+
+    @property
+    def encoding(self) -> str:
+        """How this viewer's video is made, for logs: `H264 shared` or `VP8 own`."""
+        return f"{self.codec} {'shared' if isinstance(self._track, PacketTrack) else 'own'}"
 
     async def close(self) -> None:
         if self._closed:
@@ -173,6 +176,8 @@ class ViewerSession:
         if self._supervisor is not None and self._supervisor is not asyncio.current_task():
             self._supervisor.cancel()
         await self._pc.close()
+        if self._track is not None:
+            self._track.stop()  # a sender that never started does not stop its track
         if self._feed is not None:
             self._feed.detach()
         self._on_end(self.id)
@@ -223,6 +228,7 @@ class WebRTCSessions:
         )
         self._codecs = codec_preferences(config.codec)
         self._sessions: dict[str, ViewerSession] = {}
+        self._encoders: dict[str, SharedEncoder] = {}
 
     def count(self, pipeline_id: str | None = None) -> int:
         if pipeline_id is None:
@@ -242,11 +248,17 @@ class WebRTCSessions:
         self._sessions[session.id] = session  # counts against the limits from now on
         try:
             feed = await self._hub.require(pipeline_id)
-            sdp = await session.answer(feed, offer, self._codecs)
+            shared = (lambda: self._encoder(feed)) if self._config.shared_encoder else None
+            sdp = await session.answer(feed, offer, self._codecs, shared)
         except BaseException:
             await session.close()
             raise
-        log.info("viewer session %s of pipeline %s opened", session.id, pipeline_id)
+        log.info(
+            "viewer session %s of pipeline %s opened (%s)",
+            session.id,
+            pipeline_id,
+            session.encoding,
+        )
         return SdpAnswer(session_id=session.id, sdp=sdp)
 
     async def close(self, session_id: str) -> None:
@@ -274,5 +286,16 @@ class WebRTCSessions:
                 "viewers (streams.webrtc.max_viewers_per_pipeline)"
             )
 
+    def _encoder(self, feed: Feed) -> SharedEncoder:
+        """The feed's shared encoder; a new one when the feed is new or the last one ended."""
+        encoder = self._encoders.get(feed.pipeline_id)
+        if encoder is None or encoder.feed is not feed or encoder.closed:
+            encoder = SharedEncoder(feed, self._config.keyframe_interval)
+            self._encoders[feed.pipeline_id] = encoder
+        return encoder
+
     def _forget(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+        session = self._sessions.pop(session_id, None)
+        encoder = self._encoders.get(session.pipeline_id) if session is not None else None
+        if encoder is not None and not encoder.users:
+            del self._encoders[encoder.feed.pipeline_id]

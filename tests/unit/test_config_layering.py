@@ -77,7 +77,7 @@ def test_dotted_or_slashed_group_key_selects_the_option(key: str) -> None:
     urls = [url for server in config.streams.webrtc.ice_servers for url in server.urls]
     assert any(url.startswith("turn:") for url in urls)
     # The option composed into the node; the node was not replaced by the string "turn".
-    assert config.streams.webrtc.codec.value == "VP8"
+    assert config.streams.webrtc.codec.value == "H264"
 
 
 def test_hydra_style_overrides_compose_groups_and_values() -> None:

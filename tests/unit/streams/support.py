@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 import httpx
 
 from coral_serve.config import CoralConfig
+from coral_serve.streams import encoder as encoder_module
+from tests.unit.streams.viewer import Viewer
 from tests.unit.waiting import eventually
 from tests.unit.webapp import make_config, running_app, served_on_loopback
 
@@ -74,3 +77,29 @@ async def streams_server(
         served_on_loopback(services["app"]) as url,
     ):
         yield client, services, url
+
+
+async def connect(client: httpx.AsyncClient, pipeline_id: str, viewer: Viewer) -> dict:
+    """Offer, answer, accept: the viewer connects (media flows soon after)."""
+    response = await client.post(f"{STREAMS}/{pipeline_id}/webrtc", json=await viewer.offer())
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    await viewer.accept(answer)
+    return answer
+
+
+def video_codecs(sdp: str) -> list[str]:
+    return re.findall(r"a=rtpmap:\d+ (\w+)/90000", sdp)
+
+
+def count_encodes(monkeypatch) -> list[int]:
+    """Every libx264 encode of any shared encoder appends to the list returned."""
+    encodes: list[int] = []
+    encode = encoder_module._H264.encode
+
+    def counting(self, i420, pts, keyframe):
+        encodes.append(pts)
+        return encode(self, i420, pts, keyframe)
+
+    monkeypatch.setattr(encoder_module._H264, "encode", counting)
+    return encodes

@@ -8,33 +8,26 @@ import re
 
 from aiortc import RTCConfiguration, RTCPeerConnection
 
+from coral_serve.config.streams import Codec
+from coral_serve.streams.webrtc import codec_preferences
 from coral_serve.workers.local import LocalWorkerPool
 from tests.conftest import shared_file
 from tests.unit.streams.support import (
     STREAMS,
+    connect,
+    count_encodes,
     passthrough,
     processed,
     start_pipeline,
     streams_app,
+    video_codecs,
 )
 from tests.unit.streams.viewer import Viewer
 from tests.unit.waiting import eventually
 
 
-async def connect(client, pipeline_id: str, viewer: Viewer) -> dict:
-    response = await client.post(f"{STREAMS}/{pipeline_id}/webrtc", json=await viewer.offer())
-    assert response.status_code == 201, response.text
-    answer = response.json()
-    await viewer.accept(answer)
-    return answer
-
-
 def candidate_addresses(sdp: str) -> set[str]:
     return {line.split()[4] for line in sdp.splitlines() if line.startswith("a=candidate:")}
-
-
-def video_codecs(sdp: str) -> list[str]:
-    return re.findall(r"a=rtpmap:\d+ (\w+)/90000", sdp)
 
 
 async def test_viewer_gets_annotated_video_and_each_frames_results(tmp_path, video) -> None:
@@ -46,7 +39,7 @@ async def test_viewer_gets_annotated_video_and_each_frames_results(tmp_path, vid
         viewer = Viewer()
         answer = await connect(client, pipeline_id, viewer)
         assert candidate_addresses(answer["sdp"]) == {"127.0.0.1"}
-        assert video_codecs(answer["sdp"])[0] == "VP8"
+        assert video_codecs(answer["sdp"])[0] == "H264"
 
         await viewer.wait_frames(30)
         assert viewer.first_image is not None
@@ -105,15 +98,27 @@ async def test_two_viewers_both_get_every_frame_from_one_subscription(
             await viewer.close()
 
 
-async def test_h264_is_negotiated_first_when_configured(tmp_path, video) -> None:
-    async with streams_app(tmp_path, video, "streams.webrtc.codec=H264") as (client, _):
-        pipeline_id = await start_pipeline(client, passthrough("h264", video))
-        viewer = Viewer()
+async def test_a_browser_without_h264_gets_vp8_encoded_for_it_alone(
+    tmp_path, video, monkeypatch
+) -> None:
+    encodes = count_encodes(monkeypatch)
+    async with streams_app(tmp_path, video) as (client, _):
+        pipeline_id = await start_pipeline(client, passthrough("vp8", video))
+        viewer = Viewer(codecs=["video/VP8"])
         answer = await connect(client, pipeline_id, viewer)
-        assert video_codecs(answer["sdp"])[0] == "H264"
+        assert video_codecs(answer["sdp"])[0] == "VP8"
         await viewer.wait_frames(10)
         assert viewer.first_image is not None and viewer.first_image.shape == (576, 768, 3)
+        assert encodes == []  # no shared H.264 encoder started for nobody
         await viewer.close()
+
+
+def test_codec_preference_puts_the_configured_codec_first() -> None:
+    h264 = codec_preferences(Codec.h264)
+    assert (h264[0].mimeType, h264[0].parameters["profile-level-id"]) == ("video/H264", "42e01f")
+    assert h264[0].parameters["packetization-mode"] == "1"
+    assert "video/VP8" in [codec.mimeType for codec in h264]  # the fallback stays offered
+    assert codec_preferences(Codec.vp8)[0].mimeType == "video/VP8"
 
 
 async def test_viewer_limits_per_pipeline_and_per_replica_are_429(tmp_path, video) -> None:
