@@ -6,7 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["CleanupReport", "DeletedSegment", "DiskReport", "Reason", "SegmentInfo"]
+__all__ = [
+    "CleanupReport",
+    "DeletedSegment",
+    "DiskReport",
+    "NodeDisk",
+    "Reason",
+    "SegmentInfo",
+]
 
 Reason = Literal["age", "quota", "emergency"]
 
@@ -44,6 +51,18 @@ class DiskReport(BaseModel):
         description="Unix time the quota was last enforced (dry runs aside); null: not yet."
     )
     last_cleanup_deleted: int = Field(description="Segments that last enforcement deleted.")
+    nodes: list[NodeDisk] = Field(
+        default_factory=list,
+        description="Each node's own media disk, as its media agent reports it, on a cluster "
+        "whose nodes keep their media on their own disks (`streams.media.shared: false`); "
+        "empty on one box and with a shared volume, where the fields above are the truth.",
+    )
+
+
+class NodeDisk(BaseModel):
+    node: str = Field(description="The Ray node id.")
+    disk: DiskReport | None = Field(description="That node's report; null: no answer.")
+    error: str | None = Field(default=None, description="Why the node's agent did not answer.")
 
 
 class CleanupReport(BaseModel):

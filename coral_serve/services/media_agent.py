@@ -21,8 +21,10 @@ from coral_serve.config.monitoring import DiskQuotaConfig
 from coral_serve.config.streams import node_path
 from coral_serve.errors import NotFoundError
 from coral_serve.monitoring.quota import QuotaKeeper
+from coral_serve.schema.checks import CheckResult
 from coral_serve.schema.disk import CleanupReport, DiskReport
 from coral_serve.schema.streams import RecordingFile, RecordingSegment
+from coral_serve.services.client import ServiceClient
 from coral_serve.streams.recordings import (
     EVENTS,
     RECORDINGS,
@@ -32,7 +34,7 @@ from coral_serve.streams.recordings import (
 )
 from coral_serve.tasks import stop_tasks
 
-__all__ = ["LOCAL_NODE", "LocalMediaNodes", "MediaAgent", "MediaNodes"]
+__all__ = ["LOCAL_NODE", "LocalMediaNodes", "MediaAgent", "MediaNodes", "ask_every_node"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,12 @@ class MediaAgent:
         """Enforce the recordings quota on this node now (or only say what it would delete)."""
         return await self._quota.cleanup(dry_run)
 
+    async def check_disk(self) -> CheckResult:
+        return await self._quota.check_disk()
+
+    async def check_quota(self) -> CheckResult:
+        return await self._quota.check_quota()
+
     async def keep_quota(self) -> None:
         """Enforce the quota every `check_interval` from now on; idempotent, so whoever finds
         the agent may call it."""
@@ -126,3 +134,17 @@ class LocalMediaNodes:
 
     async def keep_quota(self) -> None:
         """Nothing: MonitorService enforces the quota on the one directory there is."""
+
+
+async def ask_every_node(
+    media: MediaNodes, method: str, *args: Any, timeout: float
+) -> list[tuple[str, Any]]:
+    """(node, answer) of every node's agent at once; an agent that fails or takes longer
+    than `timeout` answers with its exception, so the caller can name the node."""
+    agents = await media.agents()
+
+    async def ask(agent: Any) -> Any:
+        return await asyncio.wait_for(ServiceClient(agent).call(method, *args), timeout)
+
+    answers = await asyncio.gather(*(ask(a) for a in agents.values()), return_exceptions=True)
+    return list(zip(agents, answers, strict=True))

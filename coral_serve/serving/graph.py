@@ -27,7 +27,7 @@ from coral_serve.serving.states import serve_deployment_states
 from coral_serve.sinks.ray_metrics import RayMetricsSink
 from coral_serve.streams.recordings import recording_settings
 from coral_serve.workers.priority import apply_control_plane_priority
-from coral_serve.workers.ray_pool import RayWorkerPool
+from coral_serve.workers.ray_hosts import ray_worker_pool
 
 __all__ = ["bind_graph"]
 
@@ -61,14 +61,13 @@ def bind_graph(config: CoralConfig) -> Application:
     events = _service_deployment(EventService, "EventService", plan.event_service)
     ingress = serve.deployment(Ingress, name="Ingress", **plan.ingress.to_serve())
 
-    workers = RayWorkerPool(
+    workers = ray_worker_pool(
+        config.pipelines.isolation,
         config.runtime.namespace,
         recording_settings(config.streams.recordings, config.pipelines.data_dir),
         ModelFiles.allowed_by(config.pipelines.models, config.pipelines.data_dir),
     )
     pipelines_node = pipelines.bind(config, workers)
-    # Pipeline fps and latency also go to Ray's own metrics, a sink only the graph can build.
-    monitor_node = monitor.bind(config, workers, {"ray": RayMetricsSink()})
     # Media on each node's own disk is reached through that node's agent; a volume every
     # node mounts is read directly.
     media = None
@@ -79,6 +78,8 @@ def bind_graph(config: CoralConfig) -> Application:
             config.pipelines.data_dir,
             config.monitoring.disk,
         )
+    # Pipeline fps and latency also go to Ray's own metrics, a sink only the graph can build.
+    monitor_node = monitor.bind(config, workers, {"ray": RayMetricsSink()}, media)
     states = functools.partial(serve_deployment_states, config.runtime.app_name)
     return ingress.bind(
         config,
