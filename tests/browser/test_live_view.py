@@ -21,6 +21,18 @@ pytestmark = pytest.mark.browser
 
 PAGES = Path(__file__).parent / "pages"
 
+# Whether this Chromium can receive H.264 at all (Debian's build decides), and the codec the
+# live view's frames actually arrived in.
+DECODES_H264_JS = (
+    "RTCRtpReceiver.getCapabilities('video').codecs.some(c => c.mimeType === 'video/H264')"
+)
+RECEIVED_CODEC_JS = """async () => {
+  const stats = await window.pc.getStats();
+  let inbound = null;
+  stats.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") inbound = s; });
+  return inbound && inbound.codecId ? stats.get(inbound.codecId).mimeType : null;
+}"""
+
 
 async def playing(page: Page, video_id: str, seconds: float) -> None:
     await page.wait_for_function(
@@ -43,6 +55,12 @@ async def test_chromium_shows_the_live_stream_and_plays_a_recording(tmp_path) ->
         await page.goto(f"{url}/test/viewer.html")
         await page.evaluate("id => watch(id)", pipeline_id)
         await playing(page, "live", 1.0)
+        # H.264 from the pipeline's one shared encoder when Chromium decodes it, else VP8
+        # encoded for this viewer alone; the test says which it saw.
+        decodes_h264 = await page.evaluate(DECODES_H264_JS)
+        codec = await page.evaluate(RECEIVED_CODEC_JS)
+        print(f"live view in Chromium over {codec} (H.264 decoder: {decodes_h264})")
+        assert codec == ("video/H264" if decodes_h264 else "video/VP8")
         size = await page.evaluate("[live.videoWidth, live.videoHeight]")
         assert size == [768, 576]
         assert await page.evaluate("brightness('live')") > 40  # the plaza, not black
