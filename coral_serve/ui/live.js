@@ -1,11 +1,21 @@
-// Live view: WebRTC (video + results on a data channel), falling back to MJPEG. Everything
-// opened here is closed through `page.onCleanup`, at once if the user has already left.
-"use strict";
+// Live view: WebRTC (video + results on a data channel), falling back to MJPEG. Whatever
+// is opened here is closed when `signal` aborts (the user left), even mid-set-up: each
+// resource registers its closing as soon as it exists, before the next await.
+import { api } from "./api.js";
 
-async function startWebRTC(pipelineId, video, onResults, page) {
-  const ice = await api.get("/api/v1/streams/ice-config");
+function onAbort(signal, fn) {
+  if (signal.aborted) fn();
+  else signal.addEventListener("abort", fn, { once: true });
+}
+
+async function startWebRTC(pipelineId, video, onResults, signal) {
+  const ice = await api.get("/api/v1/streams/ice-config", signal);
   const peer = new RTCPeerConnection({ iceServers: ice.iceServers });
-  page.onCleanup(() => peer.close());
+  let session = null;
+  // The server keeps a session until it is deleted or its peer goes away: say goodbye
+  // first (a peer closed first may end it already, and the DELETE would find nothing).
+  const close = () => (session ? api.del(session).catch(() => {}).finally(() => peer.close()) : peer.close());
+  onAbort(signal, close);
   peer.addTransceiver("video", { direction: "recvonly" });
   const channel = peer.createDataChannel("results");
   channel.onmessage = (event) => onResults(JSON.parse(event.data));
@@ -15,51 +25,43 @@ async function startWebRTC(pipelineId, video, onResults, page) {
     if (peer.iceGatheringState === "complete") return resolve();
     peer.onicegatheringstatechange = () => peer.iceGatheringState === "complete" && resolve();
     setTimeout(resolve, 3000);
+    onAbort(signal, resolve);
   });
+  if (signal.aborted) return;
+  // Not aborted mid-flight: once the server has made a session we must know its id to end it.
   const answer = await api.post(`/api/v1/streams/${pipelineId}/webrtc`, {
     sdp: peer.localDescription.sdp, type: "offer",
   });
-  const session = `/api/v1/streams/sessions/${answer.session_id}`;
-  // The server keeps a session until it is deleted or its peer goes away: say goodbye.
-  page.onCleanup(() => api.del(session).catch((error) => toast(`Closing the live session failed: ${error.message}`)));
-  if (page.closed) return;
+  session = `/api/v1/streams/sessions/${answer.session_id}`;
+  if (signal.aborted) return close();
   await peer.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
 }
 
-function videoPlaying(video, ms) {
+function videoPlaying(video, ms, signal) {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
-    video.onplaying = () => { clearTimeout(timer); resolve(true); };
+    video.addEventListener("playing", () => { clearTimeout(timer); resolve(true); }, { once: true });
+    onAbort(signal, () => { clearTimeout(timer); resolve(false); });
   });
 }
 
-// Resolves to how the video arrives: {mode: "webrtc"} or {mode: "mjpeg", reason}.
-async function openLiveView(container, page, pipelineId, authEnabled, onResults) {
-  container.replaceChildren();
+// Resolves to how the video arrives: {mode: "webrtc"} or {mode: "mjpeg", url, reason}; the
+// caller shows the MJPEG URL in an <img>. {mode: "closed"} when the user left first.
+export async function openLiveView({ pipelineId, video, authEnabled, onResults, signal }) {
   let reason = "this browser has no WebRTC";
   if (window.RTCPeerConnection) {
-    const video = Object.assign(document.createElement("video"), {
-      autoplay: true, muted: true, playsInline: true,
-    });
-    video.id = "live-video";
-    container.append(video);
-    const attempt = newPage(null);  // closing it ends only the WebRTC attempt
-    page.onCleanup(() => attempt.close());
+    const attempt = new AbortController();  // aborting it ends only the WebRTC attempt
+    onAbort(signal, () => attempt.abort());
     try {
-      await startWebRTC(pipelineId, video, onResults, attempt);
-      if (await videoPlaying(video, 8000)) return { mode: "webrtc" };
+      await startWebRTC(pipelineId, video, onResults, attempt.signal);
+      if (await videoPlaying(video, 8000, attempt.signal)) return { mode: "webrtc" };
       reason = "no video within 8 s";
     } catch (error) {
       reason = error.message;
     }
-    attempt.close();
+    attempt.abort();
   }
-  if (page.closed) return { mode: "closed" };
-  const img = document.createElement("img");
-  img.id = "live-mjpeg";
-  img.alt = "live video (MJPEG)";
-  img.src = await api.mediaUrl(`/api/v1/streams/${pipelineId}/mjpeg`, authEnabled);
-  page.onCleanup(() => { img.src = ""; });
-  container.replaceChildren(img);
-  return { mode: "mjpeg", reason };
+  if (signal.aborted) return { mode: "closed" };
+  const url = await api.mediaUrl(`/api/v1/streams/${pipelineId}/mjpeg`, authEnabled);
+  return { mode: "mjpeg", url, reason };
 }

@@ -65,7 +65,7 @@ async def test_make_run_shows_live_detections_of_the_demo(
             # Within 30 s of readiness (the promise): boxes on a WebRTC frame and
             # `person` in the results table.
             await page.wait_for_function(
-                f"({BOX_PIXELS_JS})('live-video') > {BOXES_DRAWN}", timeout=30_000
+                f"() => ({BOX_PIXELS_JS})('live-video') > {BOXES_DRAWN}", timeout=30_000
             )
             await page.locator("#live-results tr[data-class=person]").wait_for(timeout=30_000)
             now = time.monotonic()

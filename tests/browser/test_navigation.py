@@ -1,5 +1,5 @@
 """Leaving a page stops what it started: its timers and its WebRTC session, even when the
-user navigates away before the page has finished loading."""
+user navigates away before the page has finished loading, twenty times in a row."""
 
 from __future__ import annotations
 
@@ -34,11 +34,15 @@ window.RTCPeerConnection.prototype = Peer.prototype;
 OPEN_PEERS = "peers.filter((p) => p.signalingState !== 'closed').length"
 
 
+# Leaving during each step of the set-up: before the pipeline is even fetched, during ICE
+# gathering, while the offer is answered, as the first frames arrive.
+DELAYS_MS = [0, 5, 20, 50, 100, 200, 300, 500, 800, 1200] * 2
+
+
 async def left_for_health(page: Page) -> None:
-    await page.wait_for_selector("#checks")
-    await page.wait_for_load_state("networkidle")
+    await page.wait_for_selector("#checks tr")
+    await page.wait_for_function(f"() => {OPEN_PEERS} === 0", timeout=10_000)
     assert await page.evaluate("intervals.size") == 1  # the health page's own refresh
-    assert await page.evaluate(OPEN_PEERS) == 0
     assert await page.locator("#live").count() == 0  # no stale pipeline view appended
 
 
@@ -59,10 +63,14 @@ async def test_leaving_a_page_stops_its_timers_and_live_session(tmp_path: Path) 
         await left_for_health(page)
         await eventually(services["streams"].session_count, lambda n: n == 0, timeout=45)
 
-        # Away again before the pipeline page has even fetched its pipeline.
-        await page.evaluate(
-            "location.hash = '#/pipeline/" + pipeline_id + "';"
-            "setTimeout(() => { location.hash = '#/health'; }, 0)"
-        )
+        # Twenty times, away at each step of the set-up.
+        for delay in DELAYS_MS:
+            await page.evaluate(
+                "([id, delay]) => { location.hash = '#/pipeline/' + id;"
+                "setTimeout(() => { location.hash = '#/health'; }, delay); }",
+                [pipeline_id, delay],
+            )
+            await page.wait_for_timeout(delay + 50)
         await left_for_health(page)
+        assert await page.evaluate("peers.length") >= 10  # most visits got as far as a peer
         await eventually(services["streams"].session_count, lambda n: n == 0, timeout=45)

@@ -237,7 +237,7 @@ async def test_watch_streams_a_snapshot_then_the_changes(tmp_path: Path, video: 
 
             await client.post(f"{API}/{first['id']}/pause")
             async for name, data in received:
-                paused = [v for v in data["pipelines"] if v["desired_state"] == "paused"]
+                paused = [v for v in data.get("pipelines", []) if v["desired_state"] == "paused"]
                 if name == "changes" and paused:
                     break
             await client.delete(f"{API}/{first['id']}")

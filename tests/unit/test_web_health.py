@@ -74,16 +74,16 @@ async def test_config_json_has_branding_and_no_secrets(tmp_path: Path) -> None:
 async def test_default_ui_serves_the_dashboard_page(tmp_path: Path) -> None:
     async with running_app(make_config(tmp_path)) as (client, _):
         page = await client.get("/")
-        scripts = [await client.get(f"/ui/{name}.js") for name in ("api", "views", "app")]
+        scripts = [await client.get(f"/ui/{name}.js") for name in ("api", "store", "app")]
     assert page.status_code == 200 and "<title>coral_serve</title>" in page.text
     assert all(script.status_code == 200 for script in scripts)
-    assert "/api/v1/pipelines" in scripts[1].text
+    assert "/api/v1/watch" in scripts[1].text
 
 
 async def test_ui_mode_none_answers_json_links(tmp_path: Path) -> None:
     async with running_app(make_config(tmp_path, "ui.mode=none")) as (client, _):
         response = await client.get("/")
-        assert (await client.get("/ui/views.js")).status_code == 404
+        assert (await client.get("/ui/app.js")).status_code == 404
     assert response.json()["docs"] == "/docs"
 
 

@@ -1,14 +1,23 @@
-"""`/api/v1/watch`: pipeline views and status changes as Server-Sent Events.
+"""`/api/v1/watch`: what a dashboard shows, pushed as Server-Sent Events instead of polled.
 
-What a dashboard needs instead of polling: a `snapshot` event with every pipeline, then a
-`changes` event with the views that changed and the ids removed. A `stale` event says the
-replica lost touch with PipelineService; a new `snapshot` follows once it is back. The
-stream opens at once even before the replica holds the views (a browser's EventSource
-does not retry a refused connection): comment lines say it is waiting.
+- `snapshot`: every pipeline view; then `changes`: the views that changed and the ids
+  removed. A `stale` event says the replica lost touch with PipelineService; a new
+  `snapshot` follows once it is back.
+- `metrics`: one chart point per changed pipeline (its fps, counters and mean latencies,
+  named as in `/api/v1/metrics/pipelines/{id}` samples), so charts grow without polling.
+- `objects`: object events stored or changed since the last ones sent (newest first),
+  when the app serves them.
+
+The stream opens at once even before the replica holds the views (a browser's
+EventSource does not retry a refused connection): comment lines say it is waiting.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -16,32 +25,63 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from coral_serve.config.http import Role
+from coral_serve.schema.event_views import EventFilter
 from coral_serve.schema.views import PipelineView
 from coral_serve.web.roles import require_role
+from coral_serve.web.services import Services, get_services
 from coral_serve.web.snapshot import PipelineSnapshot, get_snapshot
 from coral_serve.web.sse import MEDIA_TYPE, sse_event
 
 __all__ = ["router"]
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/api/v1", tags=["pipelines"])
+
+OBJECTS_INTERVAL = 2.0  # seconds between reads of the newest object events
+_OBJECTS_PAGE = 20
 
 
 @router.get(
     "/watch",
     response_class=StreamingResponse,
     responses={200: {"content": {MEDIA_TYPE: {}}}},
-    summary="Pipeline views and status changes as Server-Sent Events (snapshot, changes, stale)",
+    summary="Pipeline views, status changes, chart points and object events as Server-Sent "
+    "Events (snapshot, changes, stale, metrics, objects)",
     dependencies=[Depends(require_role(Role.viewer))],
 )
 async def watch(
     snapshot: Annotated[PipelineSnapshot, Depends(get_snapshot)],
+    services: Annotated[Services, Depends(get_services)],
 ) -> StreamingResponse:
     return StreamingResponse(
-        _events(snapshot), media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"}
+        _merged(_views(snapshot), _objects(services)),
+        media_type=MEDIA_TYPE,
+        headers={"Cache-Control": "no-store"},
     )
 
 
-async def _events(snapshot: PipelineSnapshot) -> AsyncIterator[str]:
+async def _merged(*sources: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Every source's events as each comes; all of them closed when the client goes."""
+    queue: asyncio.Queue[str] = asyncio.Queue(maxsize=16)
+
+    async def pump(source: AsyncIterator[str]) -> None:
+        async for item in source:
+            await queue.put(item)
+
+    tasks = [asyncio.create_task(pump(source)) for source in sources]
+    try:
+        while True:
+            yield await queue.get()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _views(snapshot: PipelineSnapshot) -> AsyncIterator[str]:
     sent: dict[str, PipelineView] | None = None
     async for views in snapshot.changes():
         if views is None:
@@ -56,9 +96,39 @@ async def _events(snapshot: PipelineSnapshot) -> AsyncIterator[str]:
             removed = [key for key in sent if key not in views]
             if changed or removed:
                 yield sse_event("changes", {"pipelines": _dumped(changed), "removed": removed})
+                now = time.time()
+                yield sse_event("metrics", {"points": [_point(view, now) for view in changed]})
             else:
                 yield ": idle\n\n"  # keeps proxies from closing a quiet stream
         sent = views
+
+
+async def _objects(services: Services) -> AsyncIterator[str]:
+    """The newest object events each round, those changed since the last round sent."""
+    newest = time.time()
+    while True:
+        await asyncio.sleep(OBJECTS_INTERVAL)
+        try:
+            page = await services.events.call("list_events", EventFilter(), _OBJECTS_PAGE)
+        except Exception as exc:  # not served, or EventService away: views still flow
+            log.debug("object events not read for the watch stream: %r", exc)
+            continue
+        fresh = [event for event in page.events if event.updated > newest]
+        if fresh:
+            newest = max(event.updated for event in fresh)
+            yield sse_event("objects", {"events": _dumped(fresh)})
+
+
+def _point(view: PipelineView, now: float) -> dict[str, Any]:
+    status = view.status
+    values = {
+        "fps": status.fps,
+        "frames_processed": status.counters.frames_processed,
+        "frames_dropped": status.counters.frames_dropped,
+        "e2e_latency_mean_seconds": status.latency.end_to_end.mean,
+        "inference_mean_seconds": status.latency.inference.mean,
+    }
+    return {"pipeline_id": view.id, "time": now, "values": values}
 
 
 def _dumped(views: Any) -> list[dict[str, Any]]:
