@@ -31,7 +31,7 @@ class EventFilter(CoralBaseModel):
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9][\w.-]*$",
-        description="Name in metrics and /readyz; default: the type (`webhook`, `webhook-2`).",
+        description="Name in metrics and /readyz; default: the plugin or the type (`webhook-2`).",
     )
     pipelines: list[str] = Field(default_factory=list, description="Only these pipeline ids.")
     labels: list[str] = Field(default_factory=list, description="Only these classes.")

@@ -13,7 +13,7 @@ from coral_serve.config.monitoring import (
     StdoutSinkConfig,
 )
 from coral_serve.config.plugins import PluginsConfig
-from coral_serve.plugins.discovery import discover_plugins
+from coral_serve.plugins.factories import PluginUnavailable, create_from_plugin, unique_name
 from coral_serve.sinks.base import MetricsSink, SinkError, SinkSpec
 from coral_serve.sinks.points import Point
 from coral_serve.sinks.prometheus import PrometheusSink
@@ -44,11 +44,7 @@ def build_sinks(
     sinks: dict[str, MetricsSink] = {}
     for config in configs:
         base = config.name if isinstance(config, PluginSinkConfig) else config.type
-        name, n = base, 1
-        while name in sinks:
-            n += 1
-            name = f"{base}-{n}"
-        sinks[name] = _build(config, plugins, timeout)
+        sinks[unique_name(base, sinks)] = _build(config, plugins, timeout)
     return sinks
 
 
@@ -63,31 +59,11 @@ def _build(config: SinkConfig, plugins: PluginsConfig, timeout: float) -> Metric
         from coral_serve.sinks.influx import InfluxSink
 
         return InfluxSink(config, timeout)
-    return _plugin(config, plugins)
-
-
-def _plugin(config: PluginSinkConfig, plugins: PluginsConfig) -> MetricsSink:
-    found = [
-        p
-        for p in discover_plugins(plugins)
-        if p.info.group == SINK_GROUP and p.info.name == config.name
-    ]
-    if not found:
-        return _unavailable(config.name, f"no {SINK_GROUP} entry point named {config.name!r}")
-    plugin = found[0]
-    if not plugin.info.loaded:
-        return _unavailable(config.name, plugin.info.reason)
     try:
-        spec = plugin.obj if isinstance(plugin.obj, SinkSpec) else plugin.obj()
-        if not isinstance(spec, SinkSpec):
-            return _unavailable(
-                config.name, f"entry point gave {type(spec).__name__}, not a SinkSpec"
-            )
-        return spec.factory(dict(config.options))
-    except Exception as exc:  # third-party code: report it, never crash the monitor
-        return _unavailable(config.name, f"could not create the sink: {type(exc).__name__}: {exc}")
-
-
-def _unavailable(name: str, reason: str) -> MetricsSink:
-    log.error("metric sink plugin %s is unavailable: %s", name, reason)
-    return UnavailableSink(f"plugin unavailable: {reason}")
+        sink: MetricsSink = create_from_plugin(
+            SINK_GROUP, config.name, SinkSpec, config.options, plugins
+        )
+    except PluginUnavailable as exc:  # shown as a sink that is down, the monitor runs on
+        log.error("metric sink plugin %s is unavailable: %s", config.name, exc.reason)
+        return UnavailableSink(f"plugin unavailable: {exc.reason}")
+    return sink

@@ -179,34 +179,27 @@ async def _view(pipeline_id: str, services: Services, snapshot: PipelineSnapshot
     return view if view is not None else await services.pipelines.call("get", pipeline_id)
 
 
-@router.post(
-    "/{pipeline_id}/pause",
-    response_model=PipelineView,
-    responses=_ERRORS,
-    dependencies=[Depends(require_role(Role.admin))],
-)
-async def pause_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
-    return await services.pipelines.call("pause", pipeline_id)
+def _control_route(action: str, summary: str) -> None:
+    """`POST /{pipeline_id}/<action>`: one PipelineService call, the view it leaves."""
+
+    async def control(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
+        return await services.pipelines.call(action, pipeline_id)
+
+    router.add_api_route(
+        f"/{{pipeline_id}}/{action}",
+        control,
+        methods=["POST"],
+        name=f"{action}_pipeline",
+        response_model=PipelineView,
+        responses=_ERRORS,
+        summary=summary,
+        dependencies=[Depends(require_role(Role.admin))],
+    )
 
 
-@router.post(
-    "/{pipeline_id}/resume",
-    response_model=PipelineView,
-    responses=_ERRORS,
-    dependencies=[Depends(require_role(Role.admin))],
-)
-async def resume_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
-    return await services.pipelines.call("resume", pipeline_id)
-
-
-@router.post(
-    "/{pipeline_id}/restart",
-    response_model=PipelineView,
-    responses=_ERRORS,
-    dependencies=[Depends(require_role(Role.admin))],
-)
-async def restart_pipeline(pipeline_id: PipelineId, services: ServicesDep) -> PipelineView:
-    return await services.pipelines.call("restart", pipeline_id)
+_control_route("pause", "Pause a pipeline: its worker stops until resumed")
+_control_route("resume", "Resume a paused pipeline")
+_control_route("restart", "Restart a pipeline's worker (same id, spec and recordings)")
 
 
 @router.delete(
