@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import Enum
 from typing import Any
 
 from pydantic import (
@@ -22,6 +23,7 @@ from coral_serve.schema.uri import SOURCE_SCHEMES
 __all__ = [
     "DownloadConfig",
     "EventRetention",
+    "Isolation",
     "ModelPolicy",
     "OutboundPolicy",
     "PipelinesConfig",
@@ -47,6 +49,13 @@ def resolve_template(
         )
     own = {key: value for key, value in item.items() if key != "template"}
     return merge_patch(templates[name], own), name
+
+
+class Isolation(str, Enum):
+    """How pipelines share a node's processes (docs/operations.md, "Isolation")."""
+
+    process = "process"  # one Ray actor process per pipeline, with its own model
+    shared = "shared"  # one host process per node and resource shape, models shared
 
 
 class DownloadConfig(CoralBaseModel):
@@ -143,6 +152,14 @@ class PipelinesConfig(CoralBaseModel):
     )
     reconcile_interval: float = Field(
         default=5.0, gt=0, le=3600, description="Seconds between reconcile passes."
+    )
+    isolation: Isolation = Field(
+        default=Isolation.process,
+        description="`process`: each pipeline is its own Ray actor process with its own "
+        "model session. `shared`: one host process per node and resource shape runs the "
+        "pipelines as threads and keeps one session per model file, backend, providers and "
+        "threads (much less memory per camera; a crash of the host restarts all of its "
+        "pipelines).",
     )
     default_restart_policy: RestartPolicy = Field(
         default=RestartPolicy.on_failure,

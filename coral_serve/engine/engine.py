@@ -22,6 +22,7 @@ from coral_serve.engine.decoders import Transform
 from coral_serve.engine.errors import EngineError, ModelLoadError
 from coral_serve.engine.model import Model, ModelFiles, load_model, validate_model
 from coral_serve.engine.results import ResultsBuffer
+from coral_serve.engine.sessions import SharedSessions
 from coral_serve.engine.source import EndOfStream, Frame, SourceState, VideoSource
 from coral_serve.engine.stats import PipelineStats
 from coral_serve.schema.events import ObjectEvent
@@ -89,14 +90,17 @@ class PipelineEngine:
         model_files: ModelFiles | None = None,
         event_media: EventMedia | None = None,
         pipeline_id: str | None = None,
+        sessions: SharedSessions | None = None,
     ) -> None:
         """`paused`: start as if `pause()` had been called (a paused pipeline restored after
         a restart must not process a single frame). `model_files`: the roots and size limit
         the model is checked against here, where it is read. `event_media`: keeps the
         snapshots and clips of object events (called for every published frame).
-        `pipeline_id`: what object events name as their pipeline (default: the name)."""
+        `pipeline_id`: what object events name as their pipeline (default: the name).
+        `sessions`: where the model's session is shared with the process's other pipelines."""
         self.spec = spec
         self._model_files = model_files
+        self._sessions = sessions
         self._recorder = recorder
         self._recorder_failed = False
         self._recorder_errors = 0
@@ -295,7 +299,7 @@ class PipelineEngine:
         try:
             self._source.start()
             try:
-                model = load_model(self.spec.model, self._model_files)
+                model = load_model(self.spec.model, self._model_files, self._sessions)
             except ModelLoadError as exc:
                 self._fail(f"model could not be loaded: {exc.detail}")
                 return

@@ -31,6 +31,7 @@ from coral_serve.schema.spec import ModelSpec, PipelineSpec
 
 if TYPE_CHECKING:
     from coral_serve.config.pipelines import ModelPolicy
+    from coral_serve.engine.sessions import SharedSessions
 
 __all__ = [
     "Model",
@@ -145,11 +146,14 @@ class Model:
         self.backend.close()
 
 
-def load_model(spec: ModelSpec, files: ModelFiles | None = None) -> Model:
-    """Check the files, load the backend, build the decoder and run one blank frame through
-    both."""
+def load_model(
+    spec: ModelSpec, files: ModelFiles | None = None, sessions: SharedSessions | None = None
+) -> Model:
+    """Check the files, load the backend (or take the one `sessions` shares), build the
+    decoder and run one blank frame through both. The decoder is always the caller's own: its
+    thresholds are per pipeline."""
     spec = confine_model_files(spec, files or ModelFiles())
-    backend = create_backend(spec)
+    backend = sessions.acquire(spec) if sessions is not None else create_backend(spec)
     try:
         layout = getattr(backend, "layout", LAYOUT_NCHW_FLOAT)
         if spec.passthrough:

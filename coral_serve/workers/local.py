@@ -1,34 +1,36 @@
-"""In-process workers: the same `PipelineWorker`, in threads of this process, for tests and
-tools that run without Ray."""
+"""In-process workers: the same `PipelineWorker`s, in threads of this process, for tests and
+tools that run without Ray. `isolation="shared"` shares their models, as a Ray host does."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+from coral_serve.config.pipelines import Isolation
 from coral_serve.engine.model import ModelFiles, check_model
 from coral_serve.engine.recorder import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec
-from coral_serve.workers.pool import WorkerGone
-from coral_serve.workers.worker import PipelineWorker
+from coral_serve.workers.host import PipelineHost
 
 __all__ = ["LocalWorkerPool"]
 
 
 class LocalWorkerPool:
     def __init__(
-        self, recordings: RecordingSettings | None = None, model_files: ModelFiles | None = None
+        self,
+        recordings: RecordingSettings | None = None,
+        model_files: ModelFiles | None = None,
+        isolation: Isolation = Isolation.process,
     ) -> None:
-        self._workers: dict[str, PipelineWorker] = {}
+        self._host = PipelineHost(share_sessions=Isolation(isolation) is Isolation.shared)
         self._recordings = recordings
         self._model_files = model_files
 
     async def start(
         self, pipeline_id: str, spec: PipelineSpec, generation: int, paused: bool = False
     ) -> None:
-        await self.kill(pipeline_id)
-        self._workers[pipeline_id] = await asyncio.to_thread(
-            PipelineWorker,
+        await asyncio.to_thread(
+            self._host.start,
             pipeline_id,
             spec,
             generation,
@@ -44,15 +46,15 @@ class LocalWorkerPool:
         return True  # this process is the only node, and it does not count resources
 
     async def call(self, pipeline_id: str, method: str, *args: Any, timeout: float = 10.0) -> Any:
-        worker = self._workers.get(pipeline_id)
-        if worker is None:
-            raise WorkerGone(pipeline_id)
-        return await asyncio.wait_for(asyncio.to_thread(getattr(worker, method), *args), timeout)
+        call = asyncio.to_thread(self._host.call, pipeline_id, method, *args)
+        return await asyncio.wait_for(call, timeout)
 
     async def kill(self, pipeline_id: str) -> None:
-        worker = self._workers.pop(pipeline_id, None)
-        if worker is not None:
-            await asyncio.to_thread(worker.stop)
+        await asyncio.to_thread(self._host.kill, pipeline_id)
 
     async def live(self) -> set[str]:
-        return set(self._workers)
+        return set(self._host.pipelines())
+
+    def describe(self) -> dict[str, Any]:
+        """The host's pid, pipelines and open sessions (tests)."""
+        return self._host.describe()

@@ -11,6 +11,7 @@ from coral_serve.engine.engine import PipelineEngine
 from coral_serve.engine.event_media import EventMediaWriter, event_media_dir
 from coral_serve.engine.model import ModelFiles
 from coral_serve.engine.recorder import RecordingSettings, SegmentRecorder
+from coral_serve.engine.sessions import SharedSessions
 from coral_serve.logs import mask_handlers
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.priority import apply_worker_priority
@@ -31,7 +32,10 @@ class PipelineWorker:
         recordings: RecordingSettings | None = None,
         paused: bool = False,
         model_files: ModelFiles | None = None,
+        sessions: SharedSessions | None = None,
     ) -> None:
+        """`sessions`: the model's session shared with the other pipelines of this process
+        (a `PipelineHost`); None loads its own."""
         mask_handlers()  # a Ray actor's process: its logs are masked like the driver's
         apply_worker_priority()  # before the engine's threads, which inherit it
         self.pipeline_id = pipeline_id
@@ -46,6 +50,7 @@ class PipelineWorker:
             model_files=model_files,
             pipeline_id=pipeline_id,
             event_media=self._event_media,
+            sessions=sessions,
         )
         self._engine.start()
 

@@ -42,11 +42,15 @@ def passthrough_spec(name: str, uri: str, **source: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def api(tmp_path: Path, video: Path) -> AsyncIterator[tuple[httpx.AsyncClient, dict]]:
+async def api(
+    request: pytest.FixtureRequest, tmp_path: Path, video: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict]]:
+    """The app with in-process workers; `indirect` parametrisation picks the isolation."""
     config = make_config(
         tmp_path,
         f"pipelines.sources.file_roots=[{video.parent}]",
         "pipelines.reconcile_interval=0.2",
+        f"pipelines.isolation={getattr(request, 'param', 'process')}",
     )
     async with running_app(config) as (client, services):
         yield client, services
@@ -60,6 +64,7 @@ async def wait_state(client: httpx.AsyncClient, pipeline_id: str, *states: str) 
     return await eventually(lambda: state_of(client, pipeline_id), lambda s: s in states)
 
 
+@pytest.mark.parametrize("api", ["process", "shared"], indirect=True)
 async def test_nanodet_results_have_persons_in_every_frame(api, video, nanodet) -> None:
     client, _ = api
     created = await client.post(API, json=nanodet_spec("plaza", video, nanodet))
@@ -172,6 +177,7 @@ async def test_unknown_id_is_404_and_duplicate_name_409(api, video) -> None:
     assert clash.status_code == 409
 
 
+@pytest.mark.parametrize("api", ["process", "shared"], indirect=True)
 async def test_pause_resume_and_events(api, video) -> None:
     client, _ = api
     pipeline_id = (
@@ -225,6 +231,7 @@ async def test_unreachable_source_reconnects_then_fails_with_a_reason(api) -> No
     assert (await client.delete(f"{API}/{pipeline_id}")).status_code == 204
 
 
+@pytest.mark.parametrize("api", ["process", "shared"], indirect=True)
 async def test_vanished_worker_is_restarted_per_policy(api, video) -> None:
     client, services = api
     workers = services["pipelines"]._workers

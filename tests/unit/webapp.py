@@ -43,6 +43,7 @@ async def running_app(
     workers = LocalWorkerPool(
         recording_settings(config.streams.recordings, config.pipelines.data_dir),
         ModelFiles.allowed_by(config.pipelines.models, config.pipelines.data_dir),
+        config.pipelines.isolation,
     )
     pipelines = PipelineService(config, workers)
     monitor = MonitorService(config, workers)

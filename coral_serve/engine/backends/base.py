@@ -18,6 +18,8 @@ __all__ = ["LAYOUT_NCHW_FLOAT", "LAYOUT_NHWC_UINT8", "Backend", "BackendSpec"]
 # whose models carry their own normalisation (RKNN). Absent means float NCHW.
 LAYOUT_NCHW_FLOAT = "nchw-float32"
 LAYOUT_NHWC_UINT8 = "nhwc-uint8"
+# Optional class attribute `shares_session = True`: `infer` may run from several threads at
+# once, so the pipelines of one process may share one loaded model (engine/sessions.py).
 
 
 @runtime_checkable

@@ -54,6 +54,7 @@ class OnnxRuntimeBackend:
 
     layout = LAYOUT_NCHW_FLOAT
     reads_one_file = True  # load_model refuses a path that is not a bounded regular file
+    shares_session = True  # InferenceSession.run is safe from several threads at once
 
     def __init__(self) -> None:
         self._session: Any = None

@@ -15,6 +15,7 @@ from coral_serve.engine.backends import available_backends, create_backend, get_
 from coral_serve.engine.backends.onnx import select_providers
 from coral_serve.engine.errors import InferenceError, ModelLoadError
 from coral_serve.engine.model import load_model, validate_model
+from coral_serve.engine.sessions import SharedSessions
 from coral_serve.errors import InvalidRequestError
 from coral_serve.schema.spec import ModelSpec
 
@@ -228,3 +229,28 @@ def test_passthrough_backend_loads_nothing(constant_model: Callable[..., Path]) 
     model = load_model(ModelSpec(backend="none"))
     assert model.passthrough and model.detect(np.zeros((8, 8, 3), np.uint8)) == []
     model.close()
+
+
+def test_pipelines_of_one_process_share_one_session_per_model(nanodet_model: Path) -> None:
+    """`pipelines.isolation: shared`: one ONNX session per model file, threads and providers,
+    each pipeline with its own decoder thresholds; the last pipeline to close frees it."""
+    sessions = SharedSessions()
+    spec = ModelSpec(path=str(nanodet_model), decoder="nanodet", threads=1)
+    first = load_model(spec, sessions=sessions)
+    second = load_model(spec.model_copy(update={"confidence": 0.9}), sessions=sessions)
+    other_threads = load_model(spec.model_copy(update={"threads": 2}), sessions=sessions)
+    assert sessions.sessions() == 2
+    assert first.decoder is not second.decoder
+    assert (first.decoder.confidence, second.decoder.confidence) == (spec.confidence, 0.9)
+    blank = np.full((416, 416, 3), 114, np.uint8)
+    assert first.detect(blank) == second.detect(blank) == []
+    first.close()
+    first.close()  # a second close gives nothing back twice
+    assert sessions.sessions() == 2 and second.detect(blank) == []
+    second.close()
+    other_threads.close()
+    assert sessions.sessions() == 0
+    # A backend that does not declare its infer thread-safe is loaded per pipeline.
+    none_a = load_model(ModelSpec(backend="none"), sessions=sessions)
+    none_b = load_model(ModelSpec(backend="none"), sessions=sessions)
+    assert none_a.backend is not none_b.backend and sessions.sessions() == 0
