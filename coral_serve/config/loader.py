@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from coral_serve.config.layers import (
 )
 from coral_serve.config.monitoring import SINK_TYPES
 from coral_serve.config.notifications import NOTIFIER_TYPES
+from coral_serve.config.sources import ConfigSources
 from coral_serve.schema.redact import SECRET_WORDS
 
 __all__ = ["ConfigSources", "conf_dir", "config_groups", "examples_dir", "load_config"]
@@ -66,21 +66,6 @@ def config_groups() -> dict[str, tuple[str, ...]]:
         if options:
             groups[directory.relative_to(root).as_posix()] = options
     return groups
-
-
-@dataclass
-class ConfigSources:
-    """Everything a user can pass to shape the descriptor, in the order it applies."""
-
-    file: Path | None = None
-    overrides: Sequence[str] = ()
-    """Hydra-style `group=option` or `a.b=value` tokens (`python -m coral_serve ...`)."""
-    sets: Sequence[str] = ()
-    """`--set a.b=value` pairs."""
-    use_env: bool = True
-    environ: Mapping[str, str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Already-parsed dotted assignments applied last (builder args from `serve run`)."""
 
 
 def load_config(sources: ConfigSources | None = None) -> CoralConfig:

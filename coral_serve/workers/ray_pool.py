@@ -15,7 +15,6 @@ from coral_serve.engine.model import ModelFiles, check_model
 from coral_serve.engine.recorder import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec, ResourcesSpec
 from coral_serve.workers.pool import WorkerGone, pipeline_id_of, worker_name
-from coral_serve.workers.worker import PipelineWorker
 
 __all__ = ["MODEL_CHECK_TASK", "RayWorkerPool"]
 
@@ -66,6 +65,10 @@ class RayWorkerPool:
     async def start(
         self, pipeline_id: str, spec: PipelineSpec, generation: int, paused: bool = False
     ) -> None:
+        # Imported here: every replica that reaches workers unpickles this pool, and only the
+        # one that starts them needs the engine (tracking, drawing, video: ~45 MiB, ~1 s).
+        from coral_serve.workers.worker import PipelineWorker
+
         await self.kill(pipeline_id)
         actor_class = ray.remote(PipelineWorker).options(
             name=worker_name(pipeline_id),
