@@ -50,8 +50,9 @@ class ReopenableServer:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
+        # "critical": cutting the open push streams at `stop` is the point, not an error.
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+            self.app, log_level="critical", lifespan="off", timeout_graceful_shutdown=1
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
@@ -60,7 +61,7 @@ class ReopenableServer:
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
-            self._server.should_exit = True
+            self._server.should_exit = True  # open streams are cut after a second
             await self._task
             self._server = self._task = None
 

@@ -142,25 +142,38 @@ async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
         assert [e for e in errors if "status of 422" not in e] == []
 
 
-async def test_the_banner_shows_while_the_server_is_away_and_the_page_recovers(
+TOKEN = "t" * 40
+AUTH = ("http.auth.mode=token", f"http.auth.tokens=[{{name: ops, role: admin, token: {TOKEN}}}]")
+
+
+async def test_sign_in_then_the_banner_while_the_server_is_away_and_recovery(
     tmp_path: Path,
 ) -> None:
     video = shared_file("media", "vtest-10s.mp4")
     async with (
-        streams_app(tmp_path / "data", video) as (client, services),
+        streams_app(tmp_path / "data", video, *AUTH) as (client, services),
         reopenable(services["app"]) as server,
         chromium(tmp_path / "profile") as browser,
     ):
+        client.headers["Authorization"] = f"Bearer {TOKEN}"
         page = await browser.new_page()
         await page.goto(f"{server.url}/")
+        # No token yet: a sign-in dialog (not a prompt()); a wrong token asks again.
+        login = page.locator("#login-dialog")
+        await login.locator("[name=token]").fill("not-the-token-" + "x" * 26)
+        await login.get_by_role("button", name="Sign in").click()
+        await login.locator("[name=token]").fill(TOKEN)
+        await shot(page, "09-sign-in")
+        await login.get_by_role("button", name="Sign in").click()
         await page.locator("#empty-state").wait_for()
+        assert await page.evaluate("sessionStorage.getItem('coral-token')") == TOKEN
         assert await page.locator("#connection-banner").count() == 0
 
         await server.stop()
         banner = page.locator("#connection-banner")
         await banner.wait_for(timeout=10_000)
         assert "reconnecting" in await banner.inner_text()
-        await shot(page, "09-disconnected")
+        await shot(page, "10-disconnected")
         # Made while the page cannot hear: it shows once the stream is back.
         created = await client.post(API, json=passthrough("while-away", video))
         assert created.status_code == 201
@@ -217,7 +230,7 @@ async def test_an_overview_of_30_pipelines_stays_responsive(tmp_path: Path) -> N
             f"{len(long_tasks)} long tasks (>50 ms) since load"
             + (f", longest {max(long_tasks):.0f} ms" if long_tasks else "")
         )
-        await shot(page, "10-overview-30")
+        await shot(page, "11-overview-30")
         # Thumbnails are snapshots: they arrive although the page keeps only its push stream.
         await page.wait_for_function(
             "() => [...document.querySelectorAll('img.tile-thumb')].every((i) => i.naturalWidth)",
