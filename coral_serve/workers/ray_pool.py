@@ -16,7 +16,7 @@ from coral_serve.engine.recorder import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec, ResourcesSpec
 from coral_serve.workers.pool import WorkerGone, pipeline_id_of, worker_name
 
-__all__ = ["MODEL_CHECK_TASK", "RayWorkerPool"]
+__all__ = ["MODEL_CHECK_TASK", "RayWorkerPool", "placement"]
 
 # Threads per actor: a streaming `wait_frame` must never hold up `status` or `stop`.
 _ACTOR_CONCURRENCY = 16
@@ -27,7 +27,7 @@ MODEL_CHECK_TASK = "coral-model-check"
 _check_model_task = ray.remote(max_retries=0)(check_model)
 
 
-def _placement(resources: ResourcesSpec) -> dict[str, Any]:
+def placement(resources: ResourcesSpec) -> dict[str, Any]:
     """Ray options that place a pipeline's worker, and its model check with it."""
     return {
         "num_cpus": resources.num_cpus,
@@ -74,7 +74,7 @@ class RayWorkerPool:
             name=worker_name(pipeline_id),
             namespace=self.namespace,
             lifetime="detached",
-            **_placement(spec.resources),
+            **placement(spec.resources),
             max_concurrency=_ACTOR_CONCURRENCY,
             max_restarts=0,  # PipelineService restarts per the pipeline's restart policy
         )
@@ -83,7 +83,7 @@ class RayWorkerPool:
         )
 
     async def check_model(self, spec: PipelineSpec) -> str | None:
-        task = _check_model_task.options(name=MODEL_CHECK_TASK, **_placement(spec.resources))
+        task = _check_model_task.options(name=MODEL_CHECK_TASK, **placement(spec.resources))
         ref = task.remote(spec, self.model_files)
         try:
             return await ref

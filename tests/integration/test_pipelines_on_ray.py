@@ -53,10 +53,11 @@ def post_ignoring_errors(server: Server, spec: dict[str, Any]) -> None:
 
 
 def worker_processes() -> list[psutil.Process]:
+    """The processes pipelines run in: one per pipeline, or a host per resource shape."""
     found = []
     for proc in psutil.process_iter(["cmdline", "create_time"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if cmdline.startswith("ray::PipelineWorker"):
+        if cmdline.startswith(("ray::PipelineWorker", "ray::PipelineHost")):
             found.append(proc)
     return sorted(found, key=lambda p: p.info["create_time"])
 
@@ -122,9 +123,15 @@ def check_client_and_reload(server: Server, pipeline_id: str, workdir: Path) -> 
     wait_until(lambda: read_log(workdir), lambda log: "reloaded:" in log)
 
 
-def test_nanodet_through_the_whole_stack_and_restart_policies(tmp_path: Path, video: Path) -> None:
+@pytest.mark.parametrize("isolation", ["process", "shared"])
+def test_nanodet_through_the_whole_stack_and_restart_policies(
+    tmp_path: Path, video: Path, isolation: str
+) -> None:
+    """The same behaviour whether each pipeline is its own process or shares a host with
+    the pipelines of its resource shape (a host left with none stops)."""
     model = shared_file("models", "nanodet-g-416.onnx")
-    with control_plane(tmp_path, overrides(tmp_path, video)) as server:
+    settings = [*overrides(tmp_path, video), f"pipelines.isolation={isolation}"]
+    with control_plane(tmp_path, settings) as server:
         spec = {
             "name": "plaza",
             "source": {"uri": str(video), "loop": True},
@@ -162,13 +169,18 @@ def test_nanodet_through_the_whole_stack_and_restart_policies(tmp_path: Path, vi
         assert status(server, restartable)["desired_state"] == "running"
         wait_running(server, restartable)
         (process,) = worker_processes()
+        kind = "ray::PipelineHost" if isolation == "shared" else "ray::PipelineWorker"
+        assert process.info["cmdline"][0].startswith(kind)
         process.send_signal(signal.SIGKILL)
         restarted = wait_running(server, restartable, generation=2)
         assert restarted["status"]["restarts"] == 1
         check_client_and_reload(server, restartable, tmp_path)
 
-        # ...and stays down under never, with the reason, while the other keeps running.
-        fixed = server.client.post(API, json=passthrough("cam-b", video, restart_policy="never"))
+        # ...and stays down under never, with the reason, while the other keeps running
+        # (its own resource shape: its own host when shared).
+        fixed_spec = passthrough("cam-b", video, restart_policy="never")
+        fixed_spec["resources"] = {"num_cpus": 0.2}
+        fixed = server.client.post(API, json=fixed_spec)
         fixed_id = fixed.json()["id"]
         wait_running(server, fixed_id)
         worker_processes()[-1].send_signal(signal.SIGKILL)
