@@ -1,20 +1,26 @@
-"""Benchmark: WebRTC live view of one pipeline, as viewers experience it.
+"""Benchmark: WebRTC live view of one 640x480, 30 fps pipeline, encoder per viewer vs shared.
 
-    .venv/bin/python bench/streams.py [--video PATH] [--seconds S] [--viewers 1,5,10]
+    .venv/bin/python bench/streams.py [--video PATH] [--seconds S] [--viewers 1,10,50]
 
 The control plane (in-process services, a real pipeline worker in threads, the ingress on a
-loopback port) runs in this process; the aiortc viewers run in a child process, so this
-process's CPU time is the server's own. Prints:
+loopback port) runs in this process twice: first with an encoder per viewer
+(`streams.webrtc.shared_encoder=false`, how every viewer was served before), then with one
+H.264 encoder per pipeline whose packets every viewer is sent (the default). The viewers
+are aiortc peers in a child process, so this process's CPU time is the server's own; they
+count the frames they receive without decoding them (decoding 50 streams would take more
+cores than the server), except the viewers that join mid-stream to time their first frame,
+which decode, in a process of their own. Prints, per mode and viewer count:
 
-1. time to first frame: offer made → first decoded video frame at the viewer;
-2. frame delay capture → viewer, p50/p95: each video frame is matched to its capture time
-   (sent on the data channel with the frame's pts). aiortc's receiver releases a frame only
-   when the next one starts arriving, so this includes one frame interval a browser does
-   not add; the results delay (capture → result message on the data channel) does not;
-3. fps delivered to 1, 5 and 10 viewers of one pipeline, server CPU per viewer, and the
-   viewers' own CPU (both ends share this machine's cores);
-4. where the server's per-frame time goes: one JPEG decode per frame per replica against
-   one video encode per frame per viewer (whether the WebRTC track belongs in the worker).
+1. fps per viewer (mean / min) and the frame delay capture → viewer p50/p95 (each video
+   frame matched to its capture time through the pts announced on the data channel;
+   aiortc's receiver releases a frame only when the next one starts arriving, so this
+   includes one frame interval a browser does not add);
+2. server CPU, per viewer over the pipeline alone, and per additional viewer (over the
+   first viewer's figure); the viewer process's own CPU (both share this machine's cores);
+3. first frame of a viewer joining mid-stream: offer made → first decoded frame;
+
+then the ratios of the two modes, and where a frame's server time goes (one JPEG decode
+and one shared encode per replica against one encode per viewer).
 
 The default source is a synthetic 640x480, 30 fps clip written with PyAV (vtest is 10 fps).
 """
@@ -31,6 +37,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -44,8 +52,9 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
 WARMUP_SECONDS = 2.0
-FIRST_FRAME_ROUNDS = 5
+JOINS = 3
 PTS_WRAP = 1 << 32
+MODES = (("encoder per viewer", False), ("shared encoder", True))
 
 
 def synthetic_clip(path: Path, seconds: int = 10, fps: int = 30) -> Path:
@@ -68,7 +77,7 @@ def synthetic_clip(path: Path, seconds: int = 10, fps: int = 30) -> Path:
     return path
 
 
-# -- the viewer process ------------------------------------------------------------------
+# -- the viewer processes -----------------------------------------------------------------
 
 
 def capture_delays(viewer: Any) -> list[float]:
@@ -92,65 +101,116 @@ def capture_delays(viewer: Any) -> list[float]:
     return delays
 
 
-async def run_viewers(url: str, pipeline_id: str, count: int, seconds: float) -> dict[str, Any]:
+def count_without_decoding() -> None:
+    """Viewers in this process hand on a tiny picture per received frame, undecoded."""
+    import aiortc.rtcrtpreceiver
+    from aiortc.mediastreams import VIDEO_TIME_BASE
+
+    class Counting:
+        def decode(self, encoded: Any) -> list[av.VideoFrame]:
+            frame = av.VideoFrame(16, 16, "yuv420p")
+            frame.pts, frame.time_base = encoded.timestamp, VIDEO_TIME_BASE
+            return [frame]
+
+    aiortc.rtcrtpreceiver.get_decoder = lambda codec: Counting()
+
+
+async def connect(client: httpx.AsyncClient, pipeline_id: str, viewer: Any) -> None:
+    answer = await client.post(f"/api/v1/streams/{pipeline_id}/webrtc", json=await viewer.offer())
+    answer.raise_for_status()
+    await viewer.accept(answer.json())
+
+
+async def run_viewers(url: str, pipeline_id: str, count: int, seconds: float) -> None:
+    """Watch with `count` counting viewers; print "measuring", then the figures, then stay
+    connected until stdin closes (while the joining viewers are timed)."""
+    from coral_serve.streams.webrtc import pin_host_addresses
+    from tests.unit.streams.viewer import Viewer
+
+    count_without_decoding()
+    pin_host_addresses(["127.0.0.1"])
+    viewers = [Viewer() for _ in range(count)]
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        await asyncio.gather(*(connect(client, pipeline_id, viewer) for viewer in viewers))
+        await asyncio.gather(*(viewer.wait_frames(1, timeout=60) for viewer in viewers))
+    await asyncio.sleep(WARMUP_SECONDS)
+    before = [len(v.frame_times) for v in viewers]
+    print("measuring", flush=True)  # the server process starts its CPU window here
+    began = time.monotonic()
+    await asyncio.sleep(seconds)
+    elapsed = time.monotonic() - began
+    fps = [(len(v.frame_times) - n) / elapsed for v, n in zip(viewers, before, strict=True)]
+    delays = [d for v in viewers for d in capture_delays(v)]
+    print(json.dumps({"fps": fps, "delays": delays}), flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+    for viewer in viewers:
+        await viewer.close()
+
+
+async def run_joins(url: str, pipeline_id: str, rounds: int) -> None:
+    """Join `rounds` times, one decoding viewer at a time; print each first-frame time."""
     from coral_serve.streams.webrtc import pin_host_addresses
     from tests.unit.streams.viewer import Viewer
 
     pin_host_addresses(["127.0.0.1"])
-    viewers = [Viewer() for _ in range(count)]
-    first_frame = []
+    first = []
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-
-        async def connect(viewer: Viewer) -> None:
+        for _ in range(rounds):
+            viewer = Viewer()
             began = time.time()
-            offer = await viewer.offer()
-            answer = await client.post(f"/api/v1/streams/{pipeline_id}/webrtc", json=offer)
-            answer.raise_for_status()
-            await viewer.accept(answer.json())
+            await connect(client, pipeline_id, viewer)
             await viewer.wait_frames(1, timeout=60)
-            first_frame.append(viewer.frame_times[0] - began)
-
-        await asyncio.gather(*(connect(viewer) for viewer in viewers))
-        await asyncio.sleep(WARMUP_SECONDS)
-        before = [len(v.frame_times) for v in viewers]
-        print("measuring", flush=True)  # the server process starts its CPU window here
-        began = time.monotonic()
-        await asyncio.sleep(seconds)
-        elapsed = time.monotonic() - began
-        fps = [(len(v.frame_times) - n) / elapsed for v, n in zip(viewers, before, strict=True)]
-        delays = [d for v in viewers for d in capture_delays(v)]
-        results = [
-            arrived - result["timestamp"]
-            for v in viewers
-            for arrived, result in zip(v.result_times, v.results, strict=True)
-        ]
-    for viewer in viewers:
-        await viewer.close()
-    return {"first_frame": first_frame, "fps": fps, "delays": delays, "results": results}
+            first.append(viewer.frame_times[0] - began)
+            await viewer.close()
+            await asyncio.sleep(0.5)
+    print(json.dumps(first))
 
 
 # -- the server process -------------------------------------------------------------------
 
 
-def viewers_in_child(
-    url: str, pipeline_id: str, count: int, seconds: float
-) -> tuple[dict, float, float]:
-    """Run `count` viewers in a child process; (their figures, server and viewer-process CPU
-    seconds per second meanwhile)."""
+@dataclass
+class Row:
+    viewers: int
+    fps: list[float]
+    delays: list[float]
+    server: float  # CPU seconds per second
+    client: float
+    first_frame: list[float]
+    source_fps: float  # frames the pipeline published per second meanwhile
+
+
+def watch_in_children(
+    url: str, pipeline_id: str, count: int, seconds: float, published: Callable[[], int]
+) -> Row:
+    """`count` viewers in one child process, then viewers joining mid-stream in another;
+    `published` counts the pipeline's frames so far."""
     command = [sys.executable, __file__, "--viewer-process", url, pipeline_id, str(count)]
-    child = subprocess.Popen([*command, str(seconds)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert child.stdout is not None
+    child = subprocess.Popen(
+        [*command, str(seconds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdin is not None and child.stdout is not None
     processes = (psutil.Process(), psutil.Process(child.pid))
     assert child.stdout.readline().strip() == "measuring"
-    before, began = [sum(p.cpu_times()[:2]) for p in processes], time.monotonic()
+    frames, began = published(), time.monotonic()
+    before = [sum(p.cpu_times()[:2]) for p in processes]
     time.sleep(seconds)
     elapsed = time.monotonic() - began
     server, viewers = (
         (sum(p.cpu_times()[:2]) - b) / elapsed for p, b in zip(processes, before, strict=True)
     )
-    figures = json.loads(child.stdout.read())
+    source_fps = (published() - frames) / elapsed
+    figures = json.loads(child.stdout.readline())
+    joins = subprocess.run(
+        [sys.executable, __file__, "--join-process", url, pipeline_id, str(JOINS)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    child.stdin.close()
     child.wait()
-    return figures, server, viewers
+    first = json.loads(joins.stdout.strip().splitlines()[-1])
+    return Row(count, figures["fps"], figures["delays"], server, viewers, first, source_fps)
 
 
 def idle_cpu(seconds: float) -> float:
@@ -160,18 +220,19 @@ def idle_cpu(seconds: float) -> float:
     return (sum(server.cpu_times()[:2]) - before) / seconds
 
 
-def per_frame_costs(jpeg: bytes, rounds: int = 60) -> tuple[float, float, float]:
-    """Milliseconds per frame: JPEG → I420 decode; VP8 and H.264 encodes as aiortc does."""
+def per_frame_costs(jpeg: bytes, rounds: int = 60) -> dict[str, float]:
+    """Milliseconds per frame: JPEG → I420; aiortc's own VP8 and H.264 encodes (one per
+    viewer); the shared H.264 encoder's (one per pipeline per replica)."""
     from aiortc.codecs import get_encoder
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+    from coral_serve.streams.encoder import _H264
     from coral_serve.streams.pictures import decode_i420
 
     began = time.perf_counter()
     for _ in range(rounds):
         i420 = decode_i420(jpeg)
-    decode = (time.perf_counter() - began) / rounds * 1000
-    encodes = []
+    costs = {"JPEG decode": (time.perf_counter() - began) / rounds * 1000}
     for mime, parameters in (("video/VP8", {}), ("video/H264", {"packetization-mode": "1"})):
         codec = RTCRtpCodecParameters(
             mimeType=mime, clockRate=90000, payloadType=96, parameters=parameters
@@ -182,8 +243,13 @@ def per_frame_costs(jpeg: bytes, rounds: int = 60) -> tuple[float, float, float]
             frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
             frame.pts, frame.time_base = index * 3000, Fraction(1, 90000)
             encoder.encode(frame, force_keyframe=index == 0)
-        encodes.append((time.perf_counter() - began) / rounds * 1000)
-    return decode, encodes[0], encodes[1]
+        costs[f"{mime[6:]} per viewer"] = (time.perf_counter() - began) / rounds * 1000
+    shared = _H264()
+    began = time.perf_counter()
+    for index in range(rounds):
+        shared.encode(i420, index * 3000, index == 0)
+    costs["H264 shared"] = (time.perf_counter() - began) / rounds * 1000
+    return costs
 
 
 def spread(seconds: list[float]) -> str:
@@ -195,8 +261,28 @@ def spread(seconds: list[float]) -> str:
     return f"{p50 * 1000:5.0f} / {p95 * 1000:5.0f}"
 
 
-async def serve_and_measure(video: Path, data: Path, seconds: float, counts: list[int]) -> None:
+def print_row(row: Row, idle: float, first: Row) -> None:
+    over_idle = (row.server - idle) / row.viewers
+    added = (
+        (row.server - first.server) / (row.viewers - first.viewers)
+        if row.viewers > first.viewers
+        else row.server - idle
+    )
+    print(
+        f"{row.viewers:7d} | {row.source_fps:6.1f} | "
+        f"{statistics.mean(row.fps):6.1f} / {min(row.fps):5.1f} | "
+        f"{spread(row.delays)}      | {row.server * 100:6.0f}% | {over_idle * 100:9.1f}% | "
+        f"{added * 100:9.1f}% | {row.client * 100:7.0f}% | "
+        f"{statistics.median(row.first_frame) * 1000:5.0f} / {max(row.first_frame) * 1000:5.0f}"
+    )
+
+
+async def measure(
+    shared: bool, video: Path, data: Path, seconds: float, counts: list[int]
+) -> tuple[float, list[Row], bytes]:
+    """(server CPU with the pipeline alone, a row per viewer count, a published JPEG)."""
     from coral_serve.config import ConfigSources, load_config
+    from tests.unit.streams.support import processed
     from tests.unit.webapp import running_app, served_on_loopback
 
     config = load_config(
@@ -205,7 +291,9 @@ async def serve_and_measure(video: Path, data: Path, seconds: float, counts: lis
                 f"pipelines.data_dir={data}",
                 f"pipelines.sources.file_roots=[{video.parent}]",
                 "streams.webrtc.host_addresses=[127.0.0.1]",
-                "streams.webrtc.max_viewers_per_pipeline=100",
+                "streams.webrtc.max_viewers_per_pipeline=1000",
+                "streams.webrtc.max_sessions_per_replica=1000",
+                f"streams.webrtc.shared_encoder={str(shared).lower()}",
                 "monitoring.enabled=false",
             ],
             environ={},
@@ -224,57 +312,92 @@ async def serve_and_measure(video: Path, data: Path, seconds: float, counts: lis
         while (await client.get(f"/api/v1/streams/{pipeline_id}/snapshot.jpg")).status_code != 200:
             await asyncio.sleep(0.2)
         jpeg = (await client.get(f"/api/v1/streams/{pipeline_id}/snapshot.jpg")).content
+        loop = asyncio.get_running_loop()
 
-        print(f"source: {video.name}; {os.cpu_count()} CPUs; window {seconds:g}s per figure")
-        first = []
-        for _ in range(FIRST_FRAME_ROUNDS):
-            figures, *_ = await asyncio.to_thread(viewers_in_child, url, pipeline_id, 1, 1.0)
-            first += figures["first_frame"]
+        def published() -> int:
+            reading = processed(client, pipeline_id)
+            return asyncio.run_coroutine_threadsafe(reading, loop).result()
+
+        frames, began = await processed(client, pipeline_id), time.monotonic()
+        idle = await asyncio.to_thread(idle_cpu, seconds)
+        fps = (await processed(client, pipeline_id) - frames) / (time.monotonic() - began)
+        print(f"pipeline alone: {fps:.1f} fps, server CPU {idle * 100:.0f}% of a core")
         print(
-            f"time to first frame (offer made → first decoded frame), {FIRST_FRAME_ROUNDS} "
-            f"connects: median {statistics.median(first) * 1000:.0f} ms, "
-            f"max {max(first) * 1000:.0f} ms"
+            "viewers | source fps | fps mean / min | video delay p50 / p95 ms | server | "
+            "per viewer | per added | viewers | join: first frame median / max ms"
         )
-        baseline = await asyncio.to_thread(idle_cpu, seconds)
-        source_fps = (await client.get(f"/api/v1/pipelines/{pipeline_id}/status")).json()["fps"]
-        print(f"pipeline alone: {source_fps:.1f} fps, server CPU {baseline * 100:.0f}% of a core")
-        print(
-            "viewers | fps per viewer mean / min | video delay p50 / p95 ms | results delay "
-            "p50 / p95 ms | server CPU | per viewer | viewer process CPU"
-        )
+        rows: list[Row] = []
         for count in counts:
-            figures, cpu, client_cpu = await asyncio.to_thread(
-                viewers_in_child, url, pipeline_id, count, seconds
+            rows.append(
+                await asyncio.to_thread(
+                    watch_in_children, url, pipeline_id, count, seconds, published
+                )
             )
-            fps = figures["fps"]
-            print(
-                f"{count:7d} | {statistics.mean(fps):11.1f} / {min(fps):5.1f}   | "
-                f"{spread(figures['delays'])}      | {spread(figures['results'])}        | "
-                f"{cpu * 100:9.0f}% | {(cpu - baseline) / count * 100:9.1f}% "
-                f"| {client_cpu * 100:17.0f}%"
-            )
-        decode, vp8, h264 = per_frame_costs(jpeg)
+            print_row(rows[-1], idle, rows[0])
+    return idle, rows, jpeg
+
+
+def ratios(before: list[Row], after: list[Row]) -> None:
+    first_before, first_after = before[0], after[0]
+    for old, new in zip(before[1:], after[1:], strict=True):
+        span = new.viewers - first_after.viewers
+        added_old = (old.server - first_before.server) / span
+        added_new = (new.server - first_after.server) / span
         print(
-            f"per frame: JPEG decode to I420 {decode:.2f} ms once per replica; encode per viewer "
-            f"VP8 {vp8:.2f} ms, H.264 {h264:.2f} ms"
+            f"{new.viewers:3d} viewers: server CPU {old.server * 100:.0f}% → "
+            f"{new.server * 100:.0f}% ({old.server / new.server:.1f}x less); per added viewer "
+            f"{added_old * 100:.1f}% → {added_new * 100:.2f}% of a core "
+            f"({added_old / max(added_new, 1e-4):.0f}x less); fps per viewer "
+            f"{statistics.mean(old.fps):.1f} → {statistics.mean(new.fps):.1f} "
+            f"({statistics.mean(new.fps) / statistics.mean(old.fps):.2f}x)"
         )
+    joins_old = statistics.median([t for row in before for t in row.first_frame])
+    joins_new = statistics.median([t for row in after for t in row.first_frame])
+    print(
+        f"first frame joining mid-stream, median of every join: {joins_old * 1000:.0f} ms → "
+        f"{joins_new * 1000:.0f} ms ({joins_new / joins_old:.2f}x)"
+    )
+
+
+async def serve_and_measure(
+    video: Path, scratch: Path, seconds: float, counts: list[int], modes: list[str]
+) -> None:
+    print(f"source: {video.name}; {os.cpu_count()} CPUs; window {seconds:g}s per figure")
+    results = {}
+    for label, shared in MODES:
+        if label in modes:
+            print(f"\n== {label} ==")
+            data = scratch / label.replace(" ", "-")
+            results[shared] = await measure(shared, video, data, seconds, counts)
+    if len(results) == len(MODES):
+        print("\n== encoder per viewer → shared encoder ==")
+        ratios(results[False][1], results[True][1])
+    costs = per_frame_costs(next(iter(results.values()))[2])
+    print("per frame, ms: " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs.items()))
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--viewer-process":
         url, pipeline_id, count, seconds = sys.argv[2:6]
-        figures = asyncio.run(run_viewers(url, pipeline_id, int(count), float(seconds)))
-        print(json.dumps(figures))
+        asyncio.run(run_viewers(url, pipeline_id, int(count), float(seconds)))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--join-process":
+        url, pipeline_id, rounds = sys.argv[2:5]
+        asyncio.run(run_joins(url, pipeline_id, int(rounds)))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--video", type=Path, help="Source clip (default: synthetic 30 fps).")
     parser.add_argument("--seconds", type=float, default=5.0, help="Window per figure.")
-    parser.add_argument("--viewers", default="1,5,10", help="Viewer counts to measure.")
+    parser.add_argument("--viewers", default="1,10,50", help="Viewer counts to measure.")
+    parser.add_argument(
+        "--modes", default=",".join(label for label, _ in MODES), help="Modes to measure."
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.viewers.split(",")]
+    modes = args.modes.split(",")
     with tempfile.TemporaryDirectory(prefix="coral-bench-") as scratch:
         video = args.video or synthetic_clip(Path(scratch) / "synthetic-640x480-30fps.mp4")
-        asyncio.run(serve_and_measure(video.resolve(), Path(scratch), args.seconds, counts))
+        asyncio.run(serve_and_measure(video.resolve(), Path(scratch), args.seconds, counts, modes))
 
 
 if __name__ == "__main__":

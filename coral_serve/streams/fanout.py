@@ -44,6 +44,7 @@ class FrameView:
     result: dict[str, Any]
     pts: int  # capture time on the 90 kHz video clock, increasing within the feed
     decoded: Any = field(default=None)  # the decoded picture, made once by the first track
+    message: str | None = field(default=None)  # the results as sent on every data channel
 
 
 class FeedClosedError(Exception):

@@ -199,7 +199,9 @@ class ViewerSession:
             return
         if channel.bufferedAmount > _MAX_BUFFERED_BYTES:
             return
-        channel.send(json.dumps({"seq": view.seq, "pts": view.pts, **view.result}))
+        if view.message is None:  # serialised once per frame, however many viewers
+            view.message = json.dumps({"seq": view.seq, "pts": view.pts, **view.result})
+        channel.send(view.message)
 
     async def _supervise(self, feed: Feed) -> None:
         """Close when ICE never connects, the peer goes away or the pipeline ends."""

@@ -19,6 +19,7 @@ from coral_serve.streams.webrtc import pin_host_addresses
 from tests.conftest import shared_file
 from tests.integration.processes import process_tree
 from tests.integration.server import Server, control_plane, wait_until
+from tests.unit.streams.support import video_codecs
 from tests.unit.streams.viewer import Viewer
 
 API = "/api/v1"
@@ -39,6 +40,7 @@ async def watch(url: str, pipeline_id: str) -> Viewer:
             f"{API}/streams/{pipeline_id}/webrtc", json=await viewer.offer()
         )
         assert response.status_code == 201, response.text
+        assert video_codecs(response.json()["sdp"])[0] == "H264"  # the replica's shared encoder
         await viewer.accept(response.json())
         await viewer.wait_frames(30, timeout=60)
         closed = await client.delete(f"{API}/streams/sessions/{response.json()['session_id']}")
