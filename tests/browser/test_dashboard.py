@@ -106,6 +106,9 @@ async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
         )
         await playing(page, "recording-player", 0.5)
         assert await page.evaluate("document.getElementById('recording-player').videoWidth") == 768
+        # The pipeline's timeline plays a segment from where it is clicked.
+        await page.locator("#timelines .timeline-row .segment").first.click()
+        assert "plaza" in await page.locator("#recording-caption").inner_text()
         await shot(page, "05-recordings")
 
         # Every other page renders.
