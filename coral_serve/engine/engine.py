@@ -19,6 +19,7 @@ from coral_serve.engine.analytics.stage import AnalyticsStage
 from coral_serve.engine.annotate import annotate
 from coral_serve.engine.channel import Channel, ChannelClosedError
 from coral_serve.engine.decoders import Transform
+from coral_serve.engine.download import SourceDownload
 from coral_serve.engine.errors import EngineError, ModelLoadError
 from coral_serve.engine.model import Model, ModelFiles, load_model, validate_model
 from coral_serve.engine.results import ResultsBuffer
@@ -91,13 +92,15 @@ class PipelineEngine:
         event_media: EventMedia | None = None,
         pipeline_id: str | None = None,
         sessions: SharedSessions | None = None,
+        download: SourceDownload | None = None,
     ) -> None:
         """`paused`: start as if `pause()` had been called (a paused pipeline restored after
         a restart must not process a single frame). `model_files`: the roots and size limit
         the model is checked against here, where it is read. `event_media`: keeps the
         snapshots and clips of object events (called for every published frame).
         `pipeline_id`: what object events name as their pipeline (default: the name).
-        `sessions`: where the model's session is shared with the process's other pipelines."""
+        `sessions`: where the model's session is shared with the process's other pipelines.
+        `download`: the source is fetched onto this node before it is opened."""
         self.spec = spec
         self._model_files = model_files
         self._sessions = sessions
@@ -122,7 +125,12 @@ class PipelineEngine:
         self._inferred: Channel[_Inferred | EndOfStream] = Channel(1)
         self._live_slots = threading.Semaphore(_LIVE_IN_FLIGHT)
         self._source = VideoSource(
-            spec.source, self._frames, self._stats, self._fail, name=f"coral-{spec.name}"
+            spec.source,
+            self._frames,
+            self._stats,
+            self._fail,
+            name=f"coral-{spec.name}",
+            download=download,
         )
         if paused:
             self.pause()
@@ -210,6 +218,8 @@ class PipelineEngine:
             if self._paused:
                 return PipelineState.paused.value
             source = self._source.state
+            if source is SourceState.downloading:
+                return PipelineState.downloading.value
             if source is SourceState.reconnecting:
                 return PipelineState.reconnecting.value
             if self._model is not None and source in (SourceState.open, SourceState.finished):

@@ -22,6 +22,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from coral_serve.config.pipelines import DownloadConfig
+
 __all__ = [
     "ENCODER_OPTIONS",
     "RecordingSettings",
@@ -51,11 +53,13 @@ ENCODER_OPTIONS = {"preset": "veryfast", "tune": "zerolatency", "threads": "1"}
 
 @dataclass(frozen=True)
 class RecordingSettings:
-    """Where a worker records and how long its segments run, resolved from the descriptor."""
+    """Where a worker keeps files on its node, resolved from the descriptor: its recordings
+    and how long their segments run, and (with `downloads`) its downloaded source."""
 
     directory: str
     segment_seconds: float
     data_dir: str | None = None  # the descriptor's, which `directory` may lie under
+    downloads: DownloadConfig | None = None  # None: every source is opened where it is
 
 
 @dataclass(frozen=True)

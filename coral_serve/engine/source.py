@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from coral_serve.engine.channel import Channel, ChannelClosedError
+from coral_serve.engine.download import SourceDownload
 from coral_serve.engine.errors import SourceError
 from coral_serve.engine.stats import PipelineStats
 from coral_serve.schema.redact import masked_text, masked_uri
@@ -29,6 +30,7 @@ _DEFAULT_FPS = 25.0
 
 
 class SourceState(str, Enum):
+    downloading = "downloading"
     connecting = "connecting"
     open = "open"
     reconnecting = "reconnecting"
@@ -60,8 +62,11 @@ class VideoSource:
         stats: PipelineStats,
         on_failed: Callable[[str], None],
         name: str = "source",
+        download: SourceDownload | None = None,
     ) -> None:
+        """`download`: fetch the source onto this node first, then play the local copy."""
         self.spec = spec
+        self._download = download
         self._output = output
         self._stats = stats
         self._on_failed = on_failed
@@ -121,7 +126,8 @@ class VideoSource:
 
     def _run(self) -> None:
         try:
-            self._capture_loop()
+            if self._download is None or self._fetch(self._download):
+                self._capture_loop()
         except ChannelClosedError:
             pass  # the engine is shutting down
         except Exception as exc:  # a bug or an OpenCV surprise must still end the pipeline
@@ -130,6 +136,23 @@ class VideoSource:
         finally:
             if self._state not in (SourceState.failed, SourceState.finished):
                 self._set_state(SourceState.stopped)
+
+    def _fetch(self, download: SourceDownload) -> bool:
+        """Fetch the source onto this node and play the copy from now on; False: stopped
+        or failed (with the reason)."""
+        self._set_state(SourceState.downloading)
+        try:
+            path = download.fetch(self._stop)
+        except SourceError as exc:
+            self._fail(exc.detail)
+            return False
+        if path is None:
+            return False
+        self._target = parse_source_uri(str(path))
+        self._local_file = True
+        self.live = False
+        self._set_state(SourceState.connecting)
+        return True
 
     def _capture_loop(self) -> None:
         attempts = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from coral_serve.config import ConfigError, CoralConfig
 from coral_serve.config.pipelines import resolve_template
 from coral_serve.config.reload import redeploy_keys, reload_config
+from coral_serve.engine.download import downloads_dir
 from coral_serve.engine.errors import ModelLoadError
 from coral_serve.engine.model import ModelFiles, confine_model_paths
 from coral_serve.errors import (
@@ -40,7 +42,6 @@ from coral_serve.schema.records import PipelineEvent, PipelineRecord
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.state import DesiredState, Origin
 from coral_serve.schema.views import PipelineView
-from coral_serve.services.downloads import Downloader
 from coral_serve.services.freshness import Fresh
 from coral_serve.services.outbound import check_outbound
 from coral_serve.services.reconciler import STATUS_MAX_AGE, Reconciler
@@ -87,9 +88,6 @@ class PipelineService:
         self._config = config
         self._store_path = Path(str(config.pipelines.store_path))
         self._workers = workers
-        self._downloader = Downloader(
-            config.pipelines.downloads, config.pipelines.data_dir, config.pipelines.outbound
-        )
         self._db: aiosqlite.Connection | None = None
         self._store_inode: int | None = None
         self._store: PipelineStore | None = None
@@ -103,9 +101,7 @@ class PipelineService:
         self._db = await open_database(self._store_path)
         self._store_inode = self._store_path.stat().st_ino
         self._store = PipelineStore(self._db)
-        self._reconciler = Reconciler(
-            self._store, self._workers, self._downloader, wake=self._wake.set
-        )
+        self._reconciler = Reconciler(self._store, self._workers, wake=self._wake.set)
         await self._sync_declared()
         log.info("pipeline store open at %s", self._store_path)
         if self._config.pipelines.auto_restore:
@@ -297,13 +293,21 @@ class PipelineService:
             raise ConflictError(_declared_here(record.name))
         await self._remove(pipeline_id)
 
+    async def _remove_worker(self, pipeline_id: str) -> None:
+        """Stop the worker; its downloaded source goes from its node (the worker removes
+        it there) and from this one's data dir (one box, or a shared volume)."""
+        with contextlib.suppress(WorkerGone, asyncio.TimeoutError):
+            await self._workers.call(pipeline_id, "discard_download")
+        await self._workers.kill(pipeline_id)
+        own = downloads_dir(self._config.pipelines.data_dir) / pipeline_id
+        await asyncio.to_thread(shutil.rmtree, own, ignore_errors=True)
+
     async def _remove(self, pipeline_id: str) -> None:
         store, reconciler = self._ready()
         async with self._writing(), reconciler.lock(pipeline_id):
             removed = await store.delete(pipeline_id)
             self._feed.remove(pipeline_id)
-            await self._workers.kill(pipeline_id)
-            await self._downloader.remove(pipeline_id)
+            await self._remove_worker(pipeline_id)
             await self._prune_events()  # its events go with it
         reconciler.forget(pipeline_id)
         self._live.invalidate()

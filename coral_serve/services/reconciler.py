@@ -8,16 +8,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from coral_serve.errors import CoralError
 from coral_serve.schema.records import PipelineRecord
 from coral_serve.schema.redact import masked_text
 from coral_serve.schema.spec import PipelineSpec, RestartPolicy
 from coral_serve.schema.state import DesiredState, PipelineState
-from coral_serve.schema.uri import parse_source_uri
 from coral_serve.schema.views import PipelineStatus
-from coral_serve.services.downloads import Downloader
 from coral_serve.services.freshness import Fresh
 from coral_serve.store.pipelines import PipelineStore, UnreadableRowError
 from coral_serve.workers.pool import WorkerGone, WorkerPool
@@ -50,7 +47,6 @@ class Supervision:
     failure_reported: bool = False
     last_status: PipelineStatus | None = None
     fresh_status: Fresh[PipelineStatus] | None = None
-    download: asyncio.Task[Path] | None = None
     # Why the last attempt to start a worker failed (None once one started) and how many
     # attempts in a row failed: the backoff between attempts grows with them.
     launch_error: str | None = None
@@ -83,7 +79,6 @@ class Reconciler:
         self,
         store: PipelineStore,
         workers: WorkerPool,
-        downloader: Downloader,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
         wake: Callable[[], None] | None = None,
@@ -92,7 +87,6 @@ class Reconciler:
         self._store = store
         self._wake = wake
         self._workers = workers
-        self._downloader = downloader
         self._backoff = (backoff_initial, backoff_max)
         self._supervision: dict[str, Supervision] = {}
         self._locks: dict[str, _SharedLock] = {}
@@ -130,9 +124,8 @@ class Reconciler:
         supervision = self._supervision.pop(pipeline_id, None)
         if supervision is None:
             return
-        for task in (supervision.download, supervision.model_check):
-            if task is not None:
-                task.cancel()
+        if supervision.model_check is not None:
+            supervision.model_check.cancel()
         if keep_passed and supervision.model_passed is not None:
             self.model_passed(pipeline_id, supervision.model_passed)
 
@@ -203,8 +196,6 @@ class Reconciler:
             return await supervision.fresh_status.get()
         if supervision.model_check is not None:
             state, reason = PipelineState.pending, f"{_waiting_for(record.spec)} to check its model"
-        elif supervision.download is not None:
-            state, reason = PipelineState.downloading, None
         elif supervision.launch_error is not None:
             state, reason = PipelineState.failed, supervision.launch_error
         elif supervision.launched_at is None:
@@ -238,19 +229,16 @@ class Reconciler:
         )
 
     async def launch(self, record: PipelineRecord, event: str | None) -> None:
-        """Start a worker for `record` (after fetching a downloaded source, if needed).
-
-        A paused pipeline's worker starts paused: it never processes a frame.
+        """Start a worker for `record`; a downloaded source is fetched by the worker, onto
+        the disk of the node it runs on. A paused pipeline's worker starts paused: it never
+        processes a frame.
         """
         supervision = self.supervision(record.id)
         if not await self._model_checked(record, supervision):
             return
-        spec = await self._worker_spec(record, supervision)
-        if spec is None:
-            return
         paused = record.desired_state is DesiredState.paused
         try:
-            await self._workers.start(record.id, spec, record.generation, paused)
+            await self._workers.start(record.id, record.spec, record.generation, paused)
         except Exception as exc:  # Ray refusing the actor, or the worker failing to build
             await self._launch_failed(record, supervision, exc)
             return
@@ -313,33 +301,6 @@ class Reconciler:
         await self._store.add_event(record.id, "failed", reason)
         await self._give_up(record, reason)
         return False
-
-    async def _worker_spec(
-        self, record: PipelineRecord, supervision: Supervision
-    ) -> PipelineSpec | None:
-        """The spec the worker runs: a downloaded source points at its local copy."""
-        spec = record.spec
-        scheme = parse_source_uri(spec.source.uri).scheme
-        if not spec.source.download or scheme not in ("http", "https"):
-            return spec
-        target = self._downloader.target(record.id, spec.source.uri)
-        if not target.is_file():
-            task = supervision.download
-            if task is None:
-                supervision.download = asyncio.create_task(
-                    self._downloader.fetch(record.id, spec.source.uri)
-                )
-                return None
-            if not task.done():
-                return None
-            supervision.download = None
-            error = task.exception()
-            if error is not None:
-                reason = error.detail if isinstance(error, CoralError) else type(error).__name__
-                await self._give_up(record, f"download failed: {reason}")
-                return None
-        source = spec.source.model_copy(update={"uri": str(target)})
-        return spec.model_copy(update={"source": source})
 
     async def _reconcile_one(self, record: PipelineRecord, status: PipelineStatus | None) -> None:
         """Act on one pipeline; `status` is what its worker said (None: no live worker)."""

@@ -64,7 +64,9 @@ def bind_graph(config: CoralConfig) -> Application:
     workers = ray_worker_pool(
         config.pipelines.isolation,
         config.runtime.namespace,
-        recording_settings(config.streams.recordings, config.pipelines.data_dir),
+        recording_settings(
+            config.streams.recordings, config.pipelines.data_dir, config.pipelines.downloads
+        ),
         ModelFiles.allowed_by(config.pipelines.models, config.pipelines.data_dir),
     )
     pipelines_node = pipelines.bind(config, workers)

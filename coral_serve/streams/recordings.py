@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from coral_serve.config.pipelines import DownloadConfig
 from coral_serve.config.streams import RecordingsConfig
 from coral_serve.engine.recorder import RecordingSettings, parse_segment_name
 from coral_serve.errors import NotFoundError
@@ -73,13 +74,16 @@ def missing_media(root: str, pipeline_id: str, name: str) -> NotFoundError:
     return NotFoundError(f"no {what} {name!r} of pipeline {pipeline_id!r}")
 
 
-def recording_settings(config: RecordingsConfig, data_dir: str) -> RecordingSettings:
-    """What workers need to record, from the descriptor (its directory is always derived;
-    the data dir lets a worker find it on its own node's volume)."""
+def recording_settings(
+    config: RecordingsConfig, data_dir: str, downloads: DownloadConfig | None = None
+) -> RecordingSettings:
+    """What workers need to record (and to download their source), from the descriptor (its
+    directory is always derived; the data dir lets a worker find it on its own node's volume)."""
     return RecordingSettings(
         directory=str(config.directory),
         segment_seconds=config.segment_seconds,
         data_dir=data_dir,
+        downloads=downloads,
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Sequence
 from typing import Any
 
 from coral_serve.config.streams import node_path
+from coral_serve.engine.download import SourceDownload, source_download
 from coral_serve.engine.engine import PipelineEngine
 from coral_serve.engine.event_media import EventMediaWriter, event_media_dir
 from coral_serve.engine.model import ModelFiles
@@ -43,6 +45,7 @@ class PipelineWorker:
         self._recordings = recordings
         self._recorder = self._make_recorder(spec)
         self._event_media = self._make_event_media(spec)
+        self._download = self._make_download(spec)
         self._engine = PipelineEngine(
             spec,
             recorder=self._recorder,
@@ -51,8 +54,18 @@ class PipelineWorker:
             pipeline_id=pipeline_id,
             event_media=self._event_media,
             sessions=sessions,
+            download=self._download,
         )
         self._engine.start()
+
+    def _make_download(self, spec: PipelineSpec) -> SourceDownload | None:
+        """A `download: true` source is fetched here, onto this node's own disk."""
+        recordings = self._recordings
+        if recordings is None or recordings.data_dir is None or recordings.downloads is None:
+            return None
+        return source_download(
+            spec.source, self.pipeline_id, recordings.data_dir, recordings.downloads
+        )
 
     def _make_recorder(self, spec: PipelineSpec) -> SegmentRecorder | None:
         recordings = self._recordings
@@ -106,6 +119,12 @@ class PipelineWorker:
         if self._event_media is not None:
             status["event_media"] = self._event_media.status()
         return status
+
+    def discard_download(self) -> None:
+        """The pipeline is being deleted: remove its downloaded source from this node (an
+        open file keeps playing until the worker is stopped)."""
+        if self._download is not None:
+            shutil.rmtree(self._download.target.parent, ignore_errors=True)
 
     def pause(self) -> None:
         self._engine.pause()

@@ -65,6 +65,7 @@ GRAPH_SETS = (
     "deployments.stream_service.autoscaling=null",
     "deployments.stream_service.num_replicas=3",
     "streams.webrtc.host_addresses=[127.0.0.1]",
+    "pipelines.outbound.allow_loopback=true",  # downloads from the tests' own HTTP server
     f"runtime.namespace={NAMESPACE}",
 )
 

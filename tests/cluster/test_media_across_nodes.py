@@ -1,13 +1,19 @@
-"""Media on the simulated cluster, each node with its own data dir: recordings of pipelines on
-the NPU node and elsewhere are listed in full by every request, play with Range through the
-ingress byte-identical to the file on its node's disk, are deleted there, and each node's
-media agent keeps its own disk within the quota. WebRTC closes reach their replica."""
+"""Media on the simulated cluster, each node with its own data dir: a downloaded source is
+fetched onto the node that plays it; recordings of pipelines on the NPU node and elsewhere are
+listed in full by every request, play with Range through the ingress byte-identical to the
+file on its node's disk, are deleted there; the disk report and readiness cover every node,
+and each node's media agent keeps its own disk within the quota. WebRTC closes reach their
+replica."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import threading
 import time
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +28,17 @@ from tests.cluster.conftest import API, CoralGraph, SimulatedCluster
 from tests.conftest import shared_dir
 from tests.integration.server import wait_until
 from tests.unit.streams.viewer import Viewer
+from tests.unit.test_downloads import QuietHandler
 
 # The cluster graph allows sources from the shared media only.
 VIDEO = shared_dir() / "media" / "vtest-10s.mp4"
 SEGMENTS = 3
 
 
-def recording(name: str, resources: dict[str, Any]) -> dict[str, Any]:
+def recording(name: str, resources: dict[str, Any], source: str = str(VIDEO)) -> dict[str, Any]:
     return {
         "name": name,
-        "source": {"uri": str(VIDEO), "loop": True},
+        "source": {"uri": source, "loop": True, "download": source.startswith("http")},
         "model": {"backend": "none"},
         "outputs": {"record": True, "segment_seconds": 1},
         "resources": resources,
@@ -48,16 +55,29 @@ def on_disk(directory: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def recorded(cluster: SimulatedCluster, coral: CoralGraph) -> dict[str, Path]:
-    """Two recording pipelines, one on the NPU node and one on another node: their
-    recordings directories on their own nodes' disks, by pipeline id."""
+def remote_video() -> Iterator[str]:
+    """The clip's URL on a plain HTTP server on loopback, standing in for a remote file."""
+    handler = functools.partial(QuietHandler, directory=str(VIDEO.parent))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{VIDEO.name}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def recorded(
+    cluster: SimulatedCluster, coral: CoralGraph, remote_video: str
+) -> Iterator[dict[str, Path]]:
+    """Two recording pipelines, one on the NPU node (its source downloaded there) and one on
+    another node: their recordings directories on their own nodes' disks, by pipeline id."""
     client = coral.client
     ids = []
-    for name, resources in [
-        ("rec-npu", {"num_cpus": 0, "custom": {"NPU": 1}}),
-        ("rec-cpu", {"num_cpus": 1.05}),  # more than the head or the NPU node has
+    for name, resources, source in [
+        ("rec-npu", {"num_cpus": 0, "custom": {"NPU": 1}}, remote_video),
+        ("rec-cpu", {"num_cpus": 1.05}, str(VIDEO)),  # more than the head or NPU node has
     ]:
-        created = client.post(f"{API}/pipelines", json=recording(name, resources))
+        created = client.post(f"{API}/pipelines", json=recording(name, resources, source))
         assert created.status_code == 201, created.text
         ids.append(created.json()["id"])
     nodes = {n.node_id: n for n in (cluster.head, cluster.cpu, cluster.npu)}
@@ -74,9 +94,14 @@ def recorded(cluster: SimulatedCluster, coral: CoralGraph) -> dict[str, Path]:
     assert nodes[cluster.node_of(ids[1])] is cluster.cpu
     for directory in directories.values():
         wait_until(lambda d=directory: on_disk(d), lambda names: len(names) >= SEGMENTS, timeout=90)
+    # The NPU node's worker fetched its source onto its own disk; the head holds no copy.
+    copy = cluster.data_dir(cluster.npu) / "downloads" / ids[0] / VIDEO.name
+    assert copy.read_bytes() == VIDEO.read_bytes()
+    assert not (cluster.data_dir(cluster.head) / "downloads" / ids[0]).exists()
     yield directories
     for pipeline_id in ids:
-        client.delete(f"{API}/pipelines/{pipeline_id}")
+        client.delete(f"{API}/pipelines/{pipeline_id}").raise_for_status()
+    assert not copy.parent.exists()  # deleted with its pipeline, on its node
 
 
 def test_recordings_of_every_node_are_listed_played_and_deleted(
@@ -104,6 +129,24 @@ def test_recordings_of_every_node_are_listed_played_and_deleted(
         assert client.get(url).status_code == 404
         listed = client.get(f"{API}/recordings", params={"pipeline_id": pipeline_id}).json()
         assert name not in {s["segment"] for s in listed}
+
+
+def test_the_disk_report_and_readiness_cover_every_node(
+    cluster: SimulatedCluster, coral: CoralGraph, recorded: dict[str, Path]
+) -> None:
+    """Each node's own recordings directory, reported by its agent, whose quota loop runs."""
+    report = coral.client.get(f"{API}/monitor/disk").json()
+    nodes = {n["node"]: n["disk"] for n in report["nodes"]}
+    every = (cluster.head, cluster.cpu, cluster.npu)
+    assert set(nodes) == {node.node_id for node in every}
+    for node in every:
+        assert nodes[node.node_id]["directory"] == str(cluster.data_dir(node) / "recordings")
+    for node in (cluster.cpu, cluster.npu):
+        assert nodes[node.node_id]["segments"] >= SEGMENTS - 1  # one was deleted above
+        assert nodes[node.node_id]["last_cleanup"] is not None
+    readiness = coral.client.get("/readyz").json()
+    (disk,) = [c for c in readiness["checks"] if c["name"] == "disk"]
+    assert disk["ok"] and all(f"node {n.node_id[:12]}: " in disk["detail"] for n in every)
 
 
 async def test_each_node_s_agent_keeps_its_own_disk_within_a_tiny_quota(

@@ -41,7 +41,9 @@ async def running_app(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, object]]]:
     """Start every service in-process, serve the web app over ASGI, stop them after."""
     workers = LocalWorkerPool(
-        recording_settings(config.streams.recordings, config.pipelines.data_dir),
+        recording_settings(
+            config.streams.recordings, config.pipelines.data_dir, config.pipelines.downloads
+        ),
         ModelFiles.allowed_by(config.pipelines.models, config.pipelines.data_dir),
         config.pipelines.isolation,
     )
