@@ -25,6 +25,7 @@ from av.video.frame import PictureType
 
 from coral_serve.streams.fanout import Feed, FeedClosedError, FrameView
 from coral_serve.streams.pictures import picture
+from coral_serve.tasks import stop_tasks
 
 __all__ = ["EncodedFrame", "SharedEncoder"]
 
@@ -124,6 +125,12 @@ class SharedEncoder:
     def detach(self) -> None:
         """The encoder stops within a frame (or `_IDLE_CHECK`) of its last viewer leaving."""
         self._users -= 1
+
+    async def close(self) -> None:
+        """Stop encoding now (the service stopping); viewers still reading end."""
+        if self._task is not None:
+            await stop_tasks([self._task])
+        await self._close("the stream service stopped")
 
     def request_keyframe(self) -> None:
         """Make the next frame a keyframe (within `_MIN_KEYFRAME_GAP` of the last one)."""

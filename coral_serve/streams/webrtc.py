@@ -274,6 +274,9 @@ class WebRTCSessions:
     async def close_all(self) -> None:
         for session in list(self._sessions.values()):
             await session.close()
+        for encoder in list(self._encoders.values()):
+            await encoder.close()
+        self._encoders.clear()
 
     def _check_limits(self, pipeline_id: str) -> None:
         config = self._config
