@@ -59,7 +59,9 @@ class Isolation(str, Enum):
 
 
 class DownloadConfig(CoralBaseModel):
-    concurrency: int = Field(default=2, ge=1, le=32, description="Parallel source downloads.")
+    concurrency: int = Field(
+        default=2, ge=1, le=32, description="Source downloads at once on one node."
+    )
     retries: int = Field(default=3, ge=0, le=20, description="Attempts after the first failure.")
     timeout: float = Field(default=300.0, gt=0, description="Seconds allowed per download.")
 

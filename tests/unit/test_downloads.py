@@ -1,17 +1,24 @@
-"""`download: true` sources: fetched once into the data dir, played locally, removed on delete;
-link-local and metadata addresses are refused."""
+"""`download: true` sources: fetched once by the worker into its node's data dir, played
+locally, removed on delete, one node's downloads sharing its slots; link-local and metadata
+addresses are refused."""
 
 from __future__ import annotations
 
 import functools
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from coral_serve.config.pipelines import DownloadConfig
+from coral_serve.engine.download import source_download
+from coral_serve.schema.spec import SourceSpec
 from tests.conftest import shared_file
 from tests.unit.waiting import eventually
 from tests.unit.webapp import make_config, running_app
@@ -133,3 +140,52 @@ async def test_a_download_touches_its_files_only_off_the_event_loop(
     assert any(path.name.endswith(".part") for _, path, _ in calls), calls  # it did write
     loop_thread = threading.get_ident()
     assert [call for call in calls if call[2] == loop_thread] == []
+
+
+class CountingHandler(QuietHandler):
+    """Serves slowly and counts the downloads in flight at once."""
+
+    lock = threading.Lock()
+    active = 0
+    most = 0
+    requests = 0
+
+    def copyfile(self, source: Any, outputfile: Any) -> None:
+        cls = type(self)
+        with cls.lock:
+            cls.requests += 1
+            cls.active += 1
+            cls.most = max(cls.most, cls.active)
+        try:
+            while chunk := source.read(1 << 17):
+                outputfile.write(chunk)
+                time.sleep(0.05)
+        finally:
+            with cls.lock:
+                cls.active -= 1
+
+
+def test_downloads_on_one_node_share_its_slots_and_reuse_a_finished_copy(
+    tmp_path: Path,
+) -> None:
+    """Two workers of one node, one slot: one download at a time; a third worker of the
+    first pipeline finds its copy and asks nothing."""
+    video = shared_file("media", "vtest-10s.mp4")
+    handler = functools.partial(CountingHandler, directory=str(video.parent))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/{video.name}"
+    source = SourceSpec(uri=url, download=True)
+    config = DownloadConfig(concurrency=1, retries=0)
+    try:
+        downloads = [source_download(source, p, str(tmp_path), config) for p in ("a", "b")]
+        stop = threading.Event()
+        with ThreadPoolExecutor(2) as pool:
+            copies = list(pool.map(lambda d: d.fetch(stop), downloads))
+        assert [c.read_bytes() == video.read_bytes() for c in copies] == [True, True]
+        assert (CountingHandler.requests, CountingHandler.most) == (2, 1)
+        again = source_download(source, "a", str(tmp_path), config)
+        assert again.fetch(stop) == copies[0] and CountingHandler.requests == 2
+    finally:
+        server.shutdown()
+        server.server_close()
