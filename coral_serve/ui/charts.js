@@ -15,7 +15,7 @@ function options(width, { unit, labels }) {
     legend: { show: true, live: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max * 1.1, 1)] } },
-    axes: [axis, { ...axis, size: 52, values: (u, ticks) => ticks.map((t) => `${+t.toFixed(2)}${unit}`) }],
+    axes: [axis, { ...axis, size: 68, values: (u, ticks) => ticks.map((t) => `${+t.toFixed(2)}${unit}`) }],
     series: [{}, ...labels.map((label, i) => ({
       label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true,
       value: (u, v) => (v == null ? "–" : `${v.toFixed(2)}${unit}`),

@@ -95,6 +95,12 @@ async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
         )
         assert "started" in await page.locator("#lifecycle").inner_text()
         await shot(page, "04-pipeline")
+        # A field that applies in place, edited through PATCH with the revision's ETag.
+        edit = page.locator("#edit-form")
+        await edit.locator("[name='source.max_fps']").fill("8")
+        await edit.get_by_role("button", name="Save changes").click()
+        await page.get_by_role("status").filter(has_text="Saved (hot)").wait_for()
+        assert (await client.get(API)).json()[0]["spec"]["source"]["max_fps"] == 8
 
         # A finished segment plays in the recordings browser, which finds it by itself.
         await page.goto(f"{url}/#/recordings")
