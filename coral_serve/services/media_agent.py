@@ -25,6 +25,7 @@ from coral_serve.schema.checks import CheckResult
 from coral_serve.schema.disk import CleanupReport, DiskReport
 from coral_serve.schema.streams import RecordingFile, RecordingSegment
 from coral_serve.services.client import ServiceClient
+from coral_serve.sinks.points import Point
 from coral_serve.streams.recordings import (
     EVENTS,
     RECORDINGS,
@@ -90,6 +91,10 @@ class MediaAgent:
 
     async def check_disk(self) -> CheckResult:
         return await self._quota.check_disk()
+
+    async def usage_points(self) -> list[Point]:
+        """Recordings bytes and segments per pipeline on this node, for the sinks."""
+        return await self._quota.usage_points()
 
     async def check_quota(self) -> CheckResult:
         return await self._quota.check_quota()

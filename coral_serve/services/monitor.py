@@ -37,6 +37,7 @@ from coral_serve.schema.checks import CheckResult, Readiness
 from coral_serve.schema.disk import CleanupReport, DiskReport, NodeDisk
 from coral_serve.services.media_agent import MediaNodes, ask_every_node
 from coral_serve.sinks.base import MetricsSink
+from coral_serve.sinks.points import Point
 from coral_serve.sinks.registry import build_sinks
 from coral_serve.workers.pool import WorkerPool
 
@@ -209,6 +210,19 @@ class MonitorService:
         timeout = self._config.streams.media.agent_timeout
         return await ask_every_node(self._media, method, *args, timeout=timeout)
 
+    async def _usage_points(self) -> list[Point]:
+        """Recordings usage per pipeline directory: this replica's, or every node's (a node
+        that does not answer sends its points next round)."""
+        if self._media is None:
+            return await self._quota.usage_points()
+        points: list[Point] = []
+        for node, answer in await self._ask_nodes("usage_points"):
+            if isinstance(answer, BaseException):
+                log.warning("recordings usage of node %s: %s", node, _failure(answer))
+            else:
+                points += answer
+        return points
+
     async def _check_nodes(self, method: str, name: str) -> CheckResult:
         """One check over every node: it fails if a node's fails; a node whose agent does
         not answer within half the check's time is named but fails nothing (it may be
@@ -245,7 +259,7 @@ class MonitorService:
             try:
                 await self._quota.cleanup()
                 if self._sinks:
-                    self._sinks.offer(await self._quota.usage_points())
+                    self._sinks.offer(await self._usage_points())
             except Exception:
                 log.exception("recordings quota pass failed")
             await asyncio.sleep(self._monitoring.disk.check_interval)

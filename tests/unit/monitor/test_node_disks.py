@@ -12,6 +12,7 @@ from coral_serve.services.media_agent import MediaAgent
 from coral_serve.services.monitor import MonitorService
 from tests.unit.monitor.segments import segment_name, write_segment
 from tests.unit.monitor.stub_workers import StubWorkers
+from tests.unit.waiting import eventually
 from tests.unit.webapp import make_config
 
 
@@ -80,3 +81,24 @@ async def test_every_node_s_disk_is_reported_cleaned_and_checked(tmp_path: Path)
     assert cleaned.errors == ["node gone-node: actor died"]
     for name in ("npu", "cpu"):
         assert not list((tmp_path / name / "recordings").rglob("*.mp4"))
+
+
+async def test_recordings_usage_of_every_node_reaches_the_metrics(tmp_path: Path) -> None:
+    for name in ("npu", "cpu"):
+        write_segment(tmp_path / name / "recordings" / f"p-{name}" / segment_name(300))
+    agents = {f"{name}-node": node(tmp_path / name) for name in ("npu", "cpu")}
+    config = make_config(
+        tmp_path / "head", "monitoring=prometheus", "monitoring.flush_interval=0.2"
+    )
+    monitor = MonitorService(config, StubWorkers(), media=Nodes(agents))
+    await monitor.start()
+    try:
+        text = await eventually(
+            lambda: monitor.metrics_text(),
+            lambda t: all(
+                f'coral_recordings_bytes{{pipeline="p-{n}"}}' in t.decode() for n in ("npu", "cpu")
+            ),
+        )
+    finally:
+        await monitor.stop()
+    assert b'coral_recordings_segments{pipeline="p-npu"} 1.0' in text
