@@ -10,13 +10,17 @@ import asyncio
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from coral_serve.engine.event_media import event_media_path
+from coral_serve.schema.events import ClipState, EventPhase
 from tests.browser.chromium import BRIGHTNESS_JS, chromium
 from tests.browser.support import reopenable, shot, watched_page
 from tests.browser.test_live_view import playing
 from tests.conftest import shared_file
+from tests.unit.object_events import new_id, revision
 from tests.unit.streams.support import passthrough, streams_app, streams_server
 from tests.unit.waiting import eventually
 
@@ -25,12 +29,33 @@ pytestmark = pytest.mark.browser
 API = "/api/v1/pipelines"
 
 
+async def stored_event(services: dict[str, Any], pipeline_id: str, video: Path) -> str:
+    """An ended object event of the pipeline, with a snapshot, a crop and a clip, stored as
+    EventService stores what a worker reports; its id."""
+    event = revision(
+        new_id(),
+        2,
+        EventPhase.end,
+        pipeline_id=pipeline_id,
+        start=time.time() - 6,
+        clip=ClipState.ready,
+        has_snapshot=True,
+    )
+    picture = await services["streams"].snapshot(pipeline_id)
+    for kind in ("snapshot", "crop", "clip"):
+        path = event_media_path(services["events"]._data_dir, pipeline_id, event.id, kind)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(video.read_bytes() if kind == "clip" else picture)
+    await services["events"].store.store(pipeline_id, 1, [event])
+    return event.id
+
+
 async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
     video = shared_file("media", "vtest-10s.mp4")
     async with (
         streams_server(tmp_path / "data", video, "streams.recordings.segment_seconds=2") as (
             client,
-            _,
+            services,
             url,
         ),
         chromium(tmp_path / "profile") as browser,
@@ -63,6 +88,7 @@ async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
         await form.get_by_role("button", name="Create pipeline").click()
 
         tile = page.locator("#pipelines [data-name=plaza]")
+        plaza = (await eventually(lambda: client.get(API), lambda r: r.json())).json()[0]["id"]
         await tile.locator(".badge.running").wait_for(timeout=30_000)
         await page.wait_for_function(
             "() => Number(document.querySelector('[data-name=plaza] .fps').textContent) > 0",
@@ -117,9 +143,18 @@ async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
         assert "plaza" in await page.locator("#recording-caption").inner_text()
         await shot(page, "05-recordings")
 
+        # An object event with its thumbnail, and its clip played from the list.
+        event = await stored_event(services, plaza, video)
+        await page.evaluate("location.hash = '#/events'")
+        await page.wait_for_function(
+            f"() => document.querySelector('#events tr[data-event=\"{event}\"] img')?.naturalWidth"
+        )
+        await page.locator(f"#events tr[data-event='{event}']").click()
+        await playing(page, "event-player", 0.5)
+        await shot(page, "06-events")
+
         # Every other page renders.
         for view, selector in [
-            ("events", "#events"),
             ("health", "#checks tr"),
             ("plugins", "#plugins"),
             ("config", "#effective-config"),
@@ -131,7 +166,6 @@ async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
         # A pause made through the API shows within a second, without a reload.
         await page.evaluate("location.hash = '#/pipelines'")
         await tile.locator(".badge.running").wait_for()
-        plaza = (await client.get(API)).json()[0]["id"]
         assert (await client.post(f"{API}/{plaza}/pause")).status_code == 200
         await tile.locator(".badge.paused").wait_for(timeout=1_000)
         await shot(page, "07-paused")

@@ -81,8 +81,7 @@ export function EventsPage({ config }) {
       <button type="submit">Filter</button>
     </form>
     <${ErrorBox} error=${page.error} />
-    ${playing && html`<p class="muted" id="event-caption">${playing.event.label} on ${nameOf(playing.event.pipeline_id)},
-      ${fmtTime(playing.event.start)}${playing.detail ? `: ${playing.detail}` : ""}</p>`}
+    ${playing && html`<p class="muted" id="event-caption">${`${playing.event.label} on ${nameOf(playing.event.pipeline_id)}, ${fmtTime(playing.event.start)}${playing.detail ? `: ${playing.detail}` : ""}`}</p>`}
     <video controls id="event-player" ref=${player} hidden=${!playing?.src} src=${playing?.src}></video>
     <table id="events">
       <thead><tr><th></th><th>class</th><th>pipeline</th><th>zones</th><th>start</th><th>length</th><th>clip</th></tr></thead>
