@@ -5,7 +5,7 @@ import { Component } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import { api } from "../api.js";
 import { Badge, html } from "../lib.js";
-import { PipelineActions } from "../pipelines.js";
+import { PipelineActions } from "../actions.js";
 import { useStore } from "../store.js";
 
 const SNAPSHOT_MS = 5000;

@@ -6,7 +6,7 @@ import { api } from "../api.js";
 import { Chart, chartSeries } from "../charts.js";
 import { act, Badge, ErrorBox, fmtMs, fmtTime, html, toast, useLoad } from "../lib.js";
 import { openLiveView } from "../live.js";
-import { PipelineActions } from "../pipelines.js";
+import { PipelineActions } from "../actions.js";
 import { useStore } from "../store.js";
 
 const RESULTS_MS = 250;  // results arrive per frame; the table redraws at most this often
