@@ -22,11 +22,19 @@ class Message:
 
 @dataclass
 class SseParser:
-    """Fed one line at a time (without its newline); returns a message when one ends."""
+    """Fed one line at a time (without its newline), or bytes as they come; returns the
+    message a blank line ends."""
 
     _event: str = "message"
     _id: str | None = None
     _data: list[str] = field(default_factory=list)
+    _partial: bytes = b""  # a line not ended yet in the bytes fed so far
+
+    def feed_bytes(self, chunk: bytes) -> list[Message]:
+        """The messages that `chunk` (any slice of the body) completes."""
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        found = (self.feed(line.decode().removesuffix("\r")) for line in lines)
+        return [message for message in found if message is not None]
 
     def feed(self, line: str) -> Message | None:
         if not line:

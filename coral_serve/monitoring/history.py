@@ -5,25 +5,9 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from pydantic import BaseModel, Field
+from coral_serve.sinks.points import Point
 
-from coral_serve.sinks.points import FieldValue, Point
-
-__all__ = ["History", "MetricSample", "PipelineMetrics"]
-
-
-class MetricSample(BaseModel):
-    time: float = Field(description="Unix time of the poll, seconds.")
-    values: dict[str, FieldValue] = Field(
-        description="fps, state, frame counters, viewers and latencies (`*_seconds`)."
-    )
-
-
-class PipelineMetrics(BaseModel):
-    pipeline_id: str = Field(description="Pipeline id.")
-    window: float = Field(description="Seconds of history asked for (capped by what is kept).")
-    poll_interval: float = Field(description="Seconds between samples.")
-    samples: list[MetricSample] = Field(description="Oldest first.")
+__all__ = ["History"]
 
 
 class History:

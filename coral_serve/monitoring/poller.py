@@ -7,8 +7,9 @@ import logging
 from collections.abc import Mapping
 
 from coral_serve.config.monitoring import MonitoringConfig
-from coral_serve.monitoring.history import History, MetricSample, PipelineMetrics
+from coral_serve.monitoring.history import History
 from coral_serve.monitoring.line_totals import LineKey, LineTotals, flatten_lines
+from coral_serve.schema.metrics import MetricSample, PipelineMetrics
 from coral_serve.schema.views import PipelineStatus
 from coral_serve.sinks.points import (
     PIPELINE,

@@ -22,7 +22,6 @@ from prometheus_client.core import Metric
 from coral_serve.config import CoralConfig
 from coral_serve.monitoring.exposition import Exposition
 from coral_serve.monitoring.fanout import SinkFanout
-from coral_serve.monitoring.history import PipelineMetrics
 from coral_serve.monitoring.http_reports import HttpReports
 from coral_serve.monitoring.http_stats import HttpStats
 from coral_serve.monitoring.line_totals import LINE_TOTALS_FILE, LineTotals
@@ -35,6 +34,7 @@ from coral_serve.monitoring.viewers import VIEWER_REPORT_TTL, ViewerCounts
 from coral_serve.schema.analytics import LineCrossings
 from coral_serve.schema.checks import CheckResult, Readiness
 from coral_serve.schema.disk import CleanupReport, DiskReport, NodeDisk
+from coral_serve.schema.metrics import PipelineMetrics
 from coral_serve.services.media_agent import MediaNodes, ask_every_node
 from coral_serve.sinks.base import MetricsSink
 from coral_serve.sinks.points import Point

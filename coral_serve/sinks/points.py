@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from coral_serve.schema.metrics import FieldValue
 from coral_serve.schema.views import LatencySummary, PipelineStatus
 
 __all__ = [
@@ -25,7 +26,6 @@ __all__ = [
     "zone_points",
 ]
 
-FieldValue = float | int | str
 
 PIPELINE = "coral_pipeline"
 RECORDINGS = "coral_recordings"

@@ -4,7 +4,9 @@ exceptions, token and URL from the environment, and an import that needs no serv
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from coral_serve.client import AsyncCoralClient, CoralAPIError, CoralClient
+from coral_serve.client import AsyncCoralClient, CoralAPIError, CoralClient, calls
+from coral_serve.client.endpoints import Endpoints, endpoint
+from coral_serve.client.mjpeg import MultipartJpegParser
 from coral_serve.client.stream import Message, SseParser
 from coral_serve.schema.spec import PipelineSpec
+from coral_serve.schema.streams import ProbeRequest, SdpOffer
 from coral_serve.schema.views import PipelineView
+from coral_serve.streams.mjpeg import part
 from tests.conftest import REPO_ROOT, shared_file
 from tests.unit.webapp import make_config, running_app, served_on_loopback
 
@@ -63,6 +69,71 @@ def test_server_sent_events_are_parsed_line_by_line() -> None:
     lines = [": idle", "id: 7", "event: result", 'data: {"seq": 7}', "", "", "data: {}", ""]
     messages = [message for line in lines if (message := parser.feed(line))]
     assert messages == [Message("result", {"seq": 7}, "7"), Message("message", {}, None)]
+
+
+def test_server_sent_events_are_parsed_from_chunks_that_split_lines() -> None:
+    body = b'id: 7\r\nevent: result\r\ndata: {"seq": 7}\r\n\r\n: idle\n\nevent: end\ndata: {}\n\n'
+    parser = SseParser()
+    messages = [m for i in range(0, len(body), 5) for m in parser.feed_bytes(body[i : i + 5])]
+    assert messages == [Message("result", {"seq": 7}, "7"), Message("end", {}, None)]
+
+
+def test_mjpeg_frames_are_cut_by_their_length_whatever_the_chunks() -> None:
+    frames = [b"\xff\xd8 first \r\n\r\n --coralframe \xff\xd9", b"\xff\xd8second\xff\xd9"]
+    body = b"".join(part(frame) for frame in frames)
+    parser = MultipartJpegParser()
+    assert [f for i in range(0, len(body), 7) for f in parser.feed(body[i : i + 7])] == frames
+
+
+# What a builder's parameters are given when the test below builds every call.
+EXAMPLES = {
+    "pipeline_id": "p1",
+    "event_id": "e1",
+    "session_id": "s1",
+    "segment": "20261201T000000.mp4",
+    "spec": {"name": "x", "source": {"uri": "rtsp://cam/1"}, "model": {"backend": "none"}},
+    "patch": {},
+    "specs": [],
+    "offer": SdpOffer(sdp="v=0"),
+    "request": ProbeRequest(uri="rtsp://cam/1"),
+    "path": "/api/v1/recordings/p1/20261201T000000.mp4",
+}
+# Routes of the dashboard and of plugins, not of the API.
+NOT_API = {("GET", "/"), ("GET", "/config.json"), ("GET", "/favicon.ico")}
+
+
+async def test_the_client_covers_every_operation_of_the_api(tmp_path: Path) -> None:
+    async with running_app(make_config(tmp_path)) as (client, _):
+        openapi = (await client.get("/openapi.json")).json()
+    operations = {
+        (method.upper(), path)
+        for path, items in openapi["paths"].items()
+        for method in items
+        if not path.startswith("/plugins/")
+    } - NOT_API
+    patterns = {
+        (method, re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")): (method, path)
+        for method, path in operations
+    }
+    covered = set()
+    for name, member in vars(Endpoints).items():
+        if not isinstance(member, endpoint):
+            continue
+        build = member._build
+        names = [
+            p.name for p in inspect.signature(build).parameters.values() if p.default is p.empty
+        ]
+        built = build(**{param: EXAMPLES[param] for param in names})
+        matches = [
+            op for (m, rx), op in patterns.items() if m == built.method and rx.match(built.path)
+        ]
+        assert matches, f"{name} builds {built.method} {built.path}, which the API does not have"
+        covered.update(matches)
+    streamed = [calls.results_stream("p1"), calls.watch_stream(), calls.mjpeg_stream("p1")]
+    covered.update(
+        op for call in streamed for (m, rx), op in patterns.items() if rx.match(call.path)
+    )
+    assert operations - covered == set()
 
 
 def test_url_and_token_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -155,6 +226,20 @@ async def test_sync_client_over_a_real_socket(tmp_path: Path, video: Path) -> No
                 assert coral.object_events(created.id).events == []  # passthrough: no objects
                 assert coral.snapshot(created.id).startswith(b"\xff\xd8")  # a JPEG
                 assert coral.cleanup(dry_run=True).model_dump()["dry_run"] is True
+                frames = coral.mjpeg(created.id)
+                assert next(frames).startswith(b"\xff\xd8") and next(frames).endswith(b"\xff\xd9")
+                frames.close()
+                assert coral.whoami().role == "admin"  # auth is off: everyone is admin
+                assert coral.liveness() == {"status": "ok"}
+                assert coral.readiness().checks
+                assert "line-counter" in {plugin.name for plugin in coral.plugins()}
+                assert coral.line_crossings(created.id) == []
+                assert coral.metrics(created.id, window=60).pipeline_id == created.id
+                assert coral.sinks()[0]["name"] == "stdout"
+                assert "none" in str(coral.registry())
+                watch = coral.watch()
+                assert next(watch).event == "snapshot"
+                watch.close()
                 return refusal, sorted(schema["properties"]), coral.status(created.id).state.value
 
         refusal, properties, state = await asyncio.to_thread(script)

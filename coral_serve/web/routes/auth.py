@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
 
 from coral_serve.config.http import Role
+from coral_serve.schema.access import SignedUrl, SignRequest, WhoAmI
 from coral_serve.web.auth import Authenticator
 from coral_serve.web.roles import require_role
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-
-
-class WhoAmI(BaseModel):
-    name: str = Field(description="Token label (anonymous when auth is off).")
-    role: str = Field(description="admin or viewer.")
-    auth_enabled: bool
-
-
-class SignRequest(BaseModel):
-    path: str = Field(
-        pattern=r"^/api/v1/(recordings|streams|events)/[A-Za-z0-9._~/-]+$",
-        max_length=512,
-        description="Media path to sign (a recording file, MJPEG stream, snapshot, or an "
-        "object event's clip or snapshot).",
-    )
-
-
-class SignedUrl(BaseModel):
-    url: str = Field(description="The path with `exp` and `sig` query parameters.")
-    expires_in: float = Field(description="Seconds the URL stays valid.")
 
 
 @router.get("/whoami", response_model=WhoAmI, dependencies=[Depends(require_role(Role.viewer))])

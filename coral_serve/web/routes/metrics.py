@@ -10,8 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from coral_serve.config.http import Role
 from coral_serve.errors import NotFoundError
-from coral_serve.monitoring.history import PipelineMetrics
 from coral_serve.schema.analytics import LineCrossings
+from coral_serve.schema.metrics import PipelineMetrics
 from coral_serve.web.http_metrics import HttpMetricsReporter
 from coral_serve.web.roles import require_role
 from coral_serve.web.routes.pipelines import PipelineId

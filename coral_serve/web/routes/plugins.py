@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
 
 from coral_serve.config.http import Role
+from coral_serve.schema.plugins import PluginView
 from coral_serve.web.roles import require_role
 
-__all__ = ["PluginView", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/plugins", tags=["plugins"])
-
-
-class PluginView(BaseModel):
-    name: str
-    group: str = Field(description="Entry-point group it was found in.")
-    version: str
-    distribution: str = Field(description="Python distribution that provides it.")
-    loaded: bool
-    reason: str = Field(description="Why it did not load; empty when it did.")
-    description: str
 
 
 @router.get(
