@@ -52,13 +52,22 @@ async def test_leaving_a_page_stops_its_timers_and_live_session(tmp_path: Path) 
         streams_server(tmp_path / "data", video) as (client, services, url),
         chromium(tmp_path / "profile") as browser,
     ):
-        pipeline_id = await start_pipeline(client, passthrough("nav", video))
+        spec = passthrough("nav", video)
+        spec["analytics"] = {
+            "zones": [{"name": "door", "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]]}],
+            "lines": [{"name": "gate", "points": [[0.2, 0.8], [0.9, 0.8]]}],
+        }
+        pipeline_id = await start_pipeline(client, spec)
         page = await browser.new_page()
         await page.add_init_script(TRACK_JS)
         await page.goto(f"{url}/#/pipeline/{pipeline_id}")
         await page.wait_for_selector("#live-video")
         await playing(page, "live-video", 0.5)
         assert await services["streams"].session_count() == 1
+        # The pipeline's zone and counting line are drawn over the video.
+        overlay = page.locator("#live-overlay")
+        assert await overlay.locator("polygon[data-zone=door]").count() == 1
+        assert await overlay.locator("line[data-line=gate]").count() == 1
         await page.evaluate("location.hash = '#/health'")
         await left_for_health(page)
         await eventually(services["streams"].session_count, lambda n: n == 0, timeout=45)
