@@ -50,3 +50,9 @@ class HealthConfig(CoralBaseModel):
     check_timeout: float = Field(
         default=2.0, gt=0, le=30, description="Seconds one readiness check may take."
     )
+    in_ingress: bool = Field(
+        default=False,
+        description="Answer readiness inside each ingress replica instead of in a HealthService "
+        "deployment of its own: one Serve replica less (~120 MiB PSS and its start) on a small "
+        "box; deploy=local turns it on, and deployments.health_service is then unused.",
+    )

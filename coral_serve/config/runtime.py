@@ -98,6 +98,13 @@ class RuntimeConfig(CoralBaseModel):
     serve: ServeTuning = Field(
         default_factory=ServeTuning, description="Ray Serve's performance switches."
     )
+    warm_workers: int | None = Field(
+        default=0,
+        ge=0,
+        description="Idle Ray worker processes a locally started Ray keeps for the next "
+        "pipeline or model check (each ~100 MiB; a cold one adds ~1 s to a create); null: "
+        "Ray's default, one per CPU. A joined cluster keeps its own.",
+    )
     control_plane_nice: int | None = Field(
         default=None,
         ge=-20,
@@ -112,6 +119,12 @@ class RuntimeConfig(CoralBaseModel):
         description="Niceness each pipeline worker sets for itself at start; null keeps "
         "Ray's (15). Below 15 needs root or CAP_SYS_NICE.",
     )
+
+    def local_ray_system_config(self) -> dict[str, int]:
+        """Ray's `_system_config` for a Ray this process starts itself."""
+        if self.warm_workers is None:
+            return {}
+        return {"num_workers_soft_limit": self.warm_workers}
 
     def ray_environment(self) -> dict[str, str]:
         """What the runner (and a cluster's pod spec) exports before Ray starts."""

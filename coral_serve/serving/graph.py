@@ -82,12 +82,17 @@ def bind_graph(config: CoralConfig) -> Application:
         )
     # Pipeline fps and latency also go to Ray's own metrics, a sink only the graph can build.
     monitor_node = monitor.bind(config, workers, {"ray": RayMetricsSink()}, media)
-    states = functools.partial(serve_deployment_states, config.runtime.app_name)
+    events_node = events.bind(config, workers)
+    # With health.in_ingress (one box) each ingress replica answers readiness itself.
+    health_node = None
+    if not config.health.in_ingress:
+        states = functools.partial(serve_deployment_states, config.runtime.app_name)
+        health_node = health.bind(config, pipelines_node, monitor_node, states)
     return ingress.bind(
         config,
         pipelines_node,
         streams.bind(config, workers, monitor_node, media, replica_tag),
         monitor_node,
-        health.bind(config, pipelines_node, monitor_node, states),
-        events.bind(config, workers),
+        health_node,
+        events_node,
     )

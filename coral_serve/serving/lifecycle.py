@@ -54,7 +54,11 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
     if started_ray:
         prepare_local_ray(runtime)
         # "local" always starts a fresh Ray, never attaching to another cluster on this box.
-        init_options.update(address="local", num_cpus=runtime.num_cpus)
+        init_options.update(
+            address="local",
+            num_cpus=runtime.num_cpus,
+            _system_config=runtime.local_ray_system_config(),
+        )
     else:
         init_options["address"] = runtime.address
     ray.init(**init_options)
