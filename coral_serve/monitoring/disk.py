@@ -31,6 +31,7 @@ __all__ = [
     "ACTIVE_SECONDS",
     "Inventory",
     "RecordingsQuota",
+    "tree_bytes",
 ]
 
 log = logging.getLogger(__name__)
@@ -233,3 +234,16 @@ def _disk_usage(path: Path) -> Usage:
 
 def _percent(part: int, whole: int) -> float:
     return 100.0 * part / whole if whole else 0.0
+
+
+def tree_bytes(root: Path) -> int:
+    """Bytes of every file under `root` (0 if it does not exist); files that vanish while
+    it counts are skipped."""
+    total = 0
+    for directory, _, names in os.walk(root):
+        for name in names:
+            try:
+                total += (Path(directory) / name).stat().st_size
+            except FileNotFoundError:
+                continue
+    return total

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from coral_serve.config.monitoring import DiskQuotaConfig
-from coral_serve.monitoring.disk import RecordingsQuota
+from coral_serve.monitoring.disk import RecordingsQuota, tree_bytes
 from coral_serve.schema.checks import CheckResult
 from coral_serve.schema.disk import CleanupReport, DiskReport
 from coral_serve.sinks.points import Point, recordings_point
@@ -21,14 +21,19 @@ _MIB = 1024 * 1024
 class QuotaKeeper:
     """Filesystem work runs in a thread so the event loop never waits on the disk."""
 
-    def __init__(self, root: Path, disk: DiskQuotaConfig) -> None:
+    def __init__(self, root: Path, disk: DiskQuotaConfig, downloads: Path | None = None) -> None:
+        """`downloads`: the downloaded sources beside the recordings, reported with them."""
         self._disk = disk
+        self._downloads = downloads
         self._quota = RecordingsQuota(root, disk)
         self._lock = asyncio.Lock()
         self._directories: set[str] = set()  # recordings directories last reported
 
     async def report(self) -> DiskReport:
-        return await asyncio.to_thread(self._quota.report, time.time())
+        report = await asyncio.to_thread(self._quota.report, time.time())
+        if self._downloads is not None:
+            report.downloads_bytes = await asyncio.to_thread(tree_bytes, self._downloads)
+        return report
 
     async def cleanup(self, dry_run: bool = False) -> CleanupReport:
         """Enforce the quota now (or only say what it would delete)."""

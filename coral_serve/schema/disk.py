@@ -51,6 +51,11 @@ class DiskReport(BaseModel):
         description="Unix time the quota was last enforced (dry runs aside); null: not yet."
     )
     last_cleanup_deleted: int = Field(description="Segments that last enforcement deleted.")
+    downloads_bytes: int = Field(
+        default=0,
+        description="Bytes of downloaded sources (`<data_dir>/downloads`) beside it: they use "
+        "the same node's free space, which min_free_percent guards, but not max_bytes.",
+    )
     nodes: list[NodeDisk] = Field(
         default_factory=list,
         description="Each node's own media disk, as its media agent reports it, on a cluster "

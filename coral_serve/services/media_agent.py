@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from coral_serve.config.monitoring import DiskQuotaConfig
 from coral_serve.config.streams import node_path
+from coral_serve.engine.download import downloads_dir
 from coral_serve.errors import NotFoundError
 from coral_serve.monitoring.quota import QuotaKeeper
 from coral_serve.schema.checks import CheckResult
@@ -53,7 +54,8 @@ class MediaAgent:
             RECORDINGS: self._recordings,
             EVENTS: event_media_store(node_path(data_dir, data_dir) / EVENTS),
         }
-        self._quota = QuotaKeeper(recordings, disk)
+        downloads = node_path(downloads_dir(data_dir), data_dir)
+        self._quota = QuotaKeeper(recordings, disk, downloads)
         self._interval = disk.check_interval
         self._quota_task: asyncio.Task[None] | None = None
 

@@ -20,6 +20,7 @@ from typing import Any
 from prometheus_client.core import Metric
 
 from coral_serve.config import CoralConfig
+from coral_serve.engine.download import downloads_dir
 from coral_serve.monitoring.exposition import Exposition
 from coral_serve.monitoring.fanout import SinkFanout
 from coral_serve.monitoring.http_reports import HttpReports
@@ -78,7 +79,9 @@ class MonitorService:
         self._http = HttpReports()
         self._exposition = Exposition()
         self._quota = QuotaKeeper(
-            Path(str(config.streams.recordings.directory)), config.monitoring.disk
+            Path(str(config.streams.recordings.directory)),
+            config.monitoring.disk,
+            downloads_dir(config.pipelines.data_dir),
         )
         self._loops = Loops(TASK_PREFIX)
         self._readiness: Readiness | None = None

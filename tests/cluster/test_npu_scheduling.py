@@ -112,4 +112,10 @@ def test_rknn_pipelines_are_checked_wait_fail_and_move_with_the_npu_node(
     replacement = cluster.add_npu_node()
     wait_state(coral, c["id"], "running", timeout=NODE_EVENTS)
     assert cluster.node_of(c["id"]) == replacement.node_id
+    # The disk report follows: the lost node's disk is gone from it, the new one's is there.
+    disks = wait_until(
+        lambda: {n["node"] for n in coral.client.get(f"{API}/monitor/disk").json()["nodes"]},
+        lambda nodes: replacement.node_id in nodes,
+    )
+    assert npu.node_id not in disks
     coral.client.delete(f"{PIPELINES}/{c['id']}").raise_for_status()

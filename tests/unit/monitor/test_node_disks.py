@@ -52,6 +52,9 @@ async def test_every_node_s_disk_is_reported_cleaned_and_checked(tmp_path: Path)
             write_segment(
                 tmp_path / name / "recordings" / f"p-{name}" / segment_name(age), age_seconds=age
             )
+    download = tmp_path / "npu" / "downloads" / "p-npu" / "clip.mp4"
+    download.parent.mkdir(parents=True)
+    download.write_bytes(b"x" * 1000)
     agents = {
         "npu-node": node(tmp_path / "npu"),
         "cpu-node": node(tmp_path / "cpu", full=True),
@@ -66,6 +69,7 @@ async def test_every_node_s_disk_is_reported_cleaned_and_checked(tmp_path: Path)
         disk = by_node[f"{name}-node"].disk
         assert disk is not None and disk.segments == 2
         assert disk.directory == str(tmp_path / name / "recordings")
+        assert disk.downloads_bytes == (1000 if name == "npu" else 0)
     assert by_node["gone-node"].disk is None and by_node["gone-node"].error == "actor died"
 
     # A full disk on one node fails readiness and says which; a silent node fails nothing.
