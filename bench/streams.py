@@ -295,6 +295,8 @@ async def measure(
                 "streams.webrtc.max_sessions_per_replica=1000",
                 f"streams.webrtc.shared_encoder={str(shared).lower()}",
                 "monitoring.enabled=false",
+                "demo=none",
+                "http.admission.enabled=false",  # every viewer offers from one address
             ],
             environ={},
         )
@@ -362,7 +364,10 @@ def ratios(before: list[Row], after: list[Row]) -> None:
 async def serve_and_measure(
     video: Path, scratch: Path, seconds: float, counts: list[int], modes: list[str]
 ) -> None:
-    print(f"source: {video.name}; {os.cpu_count()} CPUs; window {seconds:g}s per figure")
+    print(
+        f"source: {video.name}; {os.cpu_count()} CPUs; window {seconds:g}s per figure; "
+        f"load average {load()}"
+    )
     results = {}
     for label, shared in MODES:
         if label in modes:
@@ -374,6 +379,11 @@ async def serve_and_measure(
         ratios(results[False][1], results[True][1])
     costs = per_frame_costs(next(iter(results.values()))[2])
     print("per frame, ms: " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs.items()))
+    print(f"load average at the end {load()} (other work on the box starves both ends)")
+
+
+def load() -> str:
+    return " ".join(f"{figure:.1f}" for figure in os.getloadavg())
 
 
 def main() -> None:

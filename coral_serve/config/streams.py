@@ -80,8 +80,8 @@ class WebRTCConfig(CoralBaseModel):
     shared_encoder: bool = Field(
         default=True,
         description="Send every H.264 viewer of a pipeline the packets of one encoder. "
-        "False: each viewer gets its own encoder, which follows its own bandwidth, at about "
-        "10 % of a core per viewer at 640x480, 30 fps.",
+        "False: each viewer gets an encoder of its own, which follows its own bandwidth, at "
+        "an encode per frame per viewer (bench/streams.py measures both).",
     )
     keyframe_interval: float = Field(
         default=2.0,
