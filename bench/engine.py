@@ -1,19 +1,26 @@
-"""Benchmark: PipelineEngine's overlapping stages against a bare sequential loop.
+"""Benchmark: PipelineEngine's overlapping stages against a bare sequential loop, and the
+two `pipelines.isolation` modes on a real local Ray.
 
     .venv/bin/python bench/engine.py [--quick] [--rounds N] [--max-pipelines N]
+                                     [--only isolation] [--isolated N]
 
 1. One NanoDet pipeline, unpaced, on media/vtest.mp4: frames/s and CPU seconds per frame of
    the engine and of a bare loop doing the same work (OpenCV decode, the same ONNX session
    with one thread, the same decoder, annotation and JPEG encoding) with no threads.
 2. How many pipelines paced at the file's 10 fps run at once at >= 95 % of their rate; each
    pipeline is its own process, as each is its own Ray actor in production.
+3. `process` against `shared` isolation through the real worker pools on a local Ray: the
+   memory of the first pipeline on the node and of each additional one (RSS and PSS of the
+   processes the pipelines run in), and the frames per second that N paced pipelines of the
+   same model process together, shared / process.
 
-Every measurement runs in a fresh subprocess so CPU time and peak RSS are its own.
+Measurements 1 and 2 run in fresh subprocesses so CPU time and peak RSS are their own.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -231,11 +238,136 @@ def capacity(video: Path, warmup: float, window: float, most: int) -> None:
     print(f"  => {passed} paced NanoDet pipeline(s) hold >= {PASS_RATIO:.0%} of {PACED_FPS:g} fps")
 
 
+# -- isolation: the real worker pools on a local Ray ------------------------------------
+
+
+def _memory_mib(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of one process in MiB: PSS splits the pages processes share (libraries)."""
+    rss = pss = 0.0
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1]) / 1024
+    return rss, pss
+
+
+def _pipeline_pids(namespace: str) -> set[int]:
+    """The processes the namespace's pipelines run in: its named actors (workers or hosts)."""
+    import ray
+    from ray.util import list_named_actors
+
+    named = list_named_actors(all_namespaces=True)
+    names = [a["name"] for a in named if a["namespace"] == namespace]
+    actors = [ray.get_actor(name, namespace=namespace) for name in names]
+    return set(ray.get([a.__ray_call__.remote(lambda _self: os.getpid()) for a in actors]))
+
+
+async def _isolation_run(isolation: str, video: Path, count: int, window: float) -> dict:
+    """Start `count` paced pipelines one by one, noting the node's pipeline memory after each
+    runs; then their frames per second together over `window` seconds."""
+    import asyncio
+
+    from coral_serve.workers.ray_hosts import ray_worker_pool
+
+    namespace = f"bench-{isolation}"
+    pool = ray_worker_pool(isolation, namespace)  # type: ignore[arg-type]
+    memory: list[tuple[float, float]] = []
+    ids = [f"{isolation}-{n}" for n in range(count)]
+
+    async def processed(pipeline_id: str) -> int:
+        """Frames it processed so far; 0 while its process is still starting."""
+        try:
+            status = await pool.call(pipeline_id, "status", timeout=10)
+        except asyncio.TimeoutError:
+            return 0
+        if status["state"] == "failed":
+            raise SystemExit(f"{pipeline_id} failed: {status['reason']}")
+        return int(status["counters"]["frames_processed"])
+
+    try:
+        for n, pipeline_id in enumerate(ids):
+            await pool.start(pipeline_id, _spec(video, "auto", loop=True, name=pipeline_id), 1)
+            deadline = time.monotonic() + 300
+            while await processed(pipeline_id) < 10:  # model loaded, arenas warmed
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{pipeline_id}: fewer than 10 frames in 300 s")
+                await asyncio.sleep(0.5)
+            pids = _pipeline_pids(namespace)
+            sizes = [_memory_mib(pid) for pid in pids]
+            memory.append((sum(r for r, _ in sizes), sum(p for _, p in sizes)))
+            print(
+                f"  {isolation:7s} {n + 1} pipeline(s) in {len(pids)} process(es): "
+                f"RSS {memory[-1][0]:7.1f} MiB  PSS {memory[-1][1]:7.1f} MiB",
+                flush=True,
+            )
+        await asyncio.sleep(3.0)
+        before = [await processed(p) for p in ids]
+        began = time.perf_counter()
+        await asyncio.sleep(window)
+        after = [await processed(p) for p in ids]
+        fps = (sum(after) - sum(before)) / (time.perf_counter() - began)
+        return {"memory": memory, "fps": fps}
+    finally:
+        for pipeline_id in ids:
+            await pool.kill(pipeline_id)
+
+
+def isolation(video: Path, count: int, window: float) -> None:
+    import asyncio
+
+    import ray
+
+    print(
+        f"\n== isolation: {count} pipelines of one NanoDet model paced at {PACED_FPS:g} fps, "
+        f"process vs shared, on a local Ray ({window:g} s window) =="
+    )
+    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by Ray's worker processes
+    ray.init(
+        address="local",
+        num_cpus=max(8, count),  # logical: every pipeline gets its 0.25 CPU
+        include_dashboard=False,
+        logging_level="ERROR",
+        log_to_driver=False,
+    )
+    try:
+        runs = {mode: asyncio.run(_isolation_run(mode, video, count, window)) for mode in MODES}
+    finally:
+        ray.shutdown()
+    for mode in MODES:
+        memory = runs[mode]["memory"]
+        steps = [(b[0] - a[0], b[1] - a[1]) for a, b in itertools.pairwise(memory)]
+        mean = [sum(s[i] for s in steps) / len(steps) if steps else 0.0 for i in (0, 1)]
+        print(
+            f"  {mode:7s} first pipeline RSS {memory[0][0]:6.1f} MiB (PSS {memory[0][1]:6.1f}); "
+            f"each additional RSS {mean[0]:6.1f} MiB (PSS {mean[1]:6.1f}); "
+            f"{count} together {runs[mode]['fps']:5.1f} frames/s"
+        )
+    process, shared = runs["process"], runs["shared"]
+    extra_rss = [b[0] - a[0] for a, b in itertools.pairwise(shared["memory"])]
+    worst = max(extra_rss) if extra_rss else 0.0
+    print(
+        f"  shared/process: memory of {count} pipelines RSS "
+        f"x{shared['memory'][-1][0] / process['memory'][-1][0]:.3f}, "
+        f"PSS x{shared['memory'][-1][1] / process['memory'][-1][1]:.3f}; "
+        f"each additional shared pipeline at most {worst:.1f} MiB RSS (goal < 60); "
+        f"throughput x{shared['fps'] / process['fps']:.3f} (goal >= 1.0)"
+    )
+
+
+MODES = ("process", "shared")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s clip, short windows")
     parser.add_argument("--rounds", type=int, default=1, help="engine/bare repetitions")
     parser.add_argument("--max-pipelines", type=int, default=8, help="capacity search limit")
+    parser.add_argument("--only", choices=["isolation"], help="run only this measurement")
+    parser.add_argument("--isolated", type=int, default=8, help="pipelines per isolation run")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -258,9 +390,11 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, model {MODEL.name}, 1 intra-op thread"
     )
     video = QUICK_VIDEO if args.quick else VIDEO
-    compare(video, args.rounds)
-    warmup, window = (2.0, 5.0) if args.quick else (3.0, 12.0)
-    capacity(VIDEO, warmup, window, args.max_pipelines)
+    if args.only is None:
+        compare(video, args.rounds)
+        warmup, window = (2.0, 5.0) if args.quick else (3.0, 12.0)
+        capacity(VIDEO, warmup, window, args.max_pipelines)
+    isolation(VIDEO, args.isolated, 10.0 if args.quick else 20.0)
 
 
 if __name__ == "__main__":
