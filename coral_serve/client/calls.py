@@ -19,7 +19,7 @@ from coral_serve.schema.changes import PipelineUpdate
 from coral_serve.schema.checks import Readiness
 from coral_serve.schema.disk import CleanupReport, DiskReport
 from coral_serve.schema.event_views import ObjectEventPage, StoredObjectEvent
-from coral_serve.schema.metrics import PipelineMetrics
+from coral_serve.schema.metrics import PipelineMetrics, SinkStatus
 from coral_serve.schema.plans import ApplyPlan, ApplyRequest, ReloadPlan
 from coral_serve.schema.plugins import PluginView
 from coral_serve.schema.records import PipelineEvent
@@ -337,9 +337,9 @@ def prometheus_metrics() -> Call[str]:
     return Call("GET", "/metrics", lambda response: response.text)
 
 
-def sinks() -> Call[list[dict[str, Any]]]:
+def sinks() -> Call[list[SinkStatus]]:
     """Each metric sink's state (up, written, last error)."""
-    return Call("GET", "/api/v1/monitor/sinks", _as(list[dict[str, Any]]))
+    return Call("GET", "/api/v1/monitor/sinks", _as(list[SinkStatus]))
 
 
 def disk() -> Call[DiskReport]:

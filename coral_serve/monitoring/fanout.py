@@ -7,8 +7,9 @@ import contextlib
 from collections.abc import Mapping, Sequence
 
 from coral_serve.config.monitoring import MonitoringConfig
-from coral_serve.monitoring.outbox import SinkOutbox, SinkStatus
+from coral_serve.monitoring.outbox import SinkOutbox
 from coral_serve.schema.checks import CheckResult
+from coral_serve.schema.metrics import SinkStatus
 from coral_serve.sinks.base import MetricsSink
 from coral_serve.sinks.points import Point
 

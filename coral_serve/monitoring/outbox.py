@@ -8,8 +8,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
-
+from coral_serve.schema.metrics import SinkStatus
 from coral_serve.sinks.base import MetricsSink, SinkError
 from coral_serve.sinks.points import Point
 
@@ -20,19 +19,6 @@ log = logging.getLogger(__name__)
 WRITE_TIMEOUT = 10.0
 RETRY_INITIAL = 1.0
 _ERROR_CHARS = 300
-
-
-class SinkStatus(BaseModel):
-    name: str = Field(description="Sink name: its type, or the plugin's entry point name.")
-    up: bool = Field(description="False after a failed write, until a write succeeds.")
-    buffered: int = Field(description="Points waiting to be written (including in flight).")
-    capacity: int = Field(description="Most points kept while the sink is down.")
-    written: int = Field(description="Points delivered since start.")
-    dropped: int = Field(description="Oldest points discarded because the buffer was full.")
-    failures: int = Field(description="Consecutive failed writes.")
-    last_error: str | None = Field(default=None, description="Why the last write failed.")
-    down_since: float | None = Field(default=None, description="Unix time of the first failure.")
-    retry_in: float | None = Field(default=None, description="Seconds until the next attempt.")
 
 
 class SinkOutbox:

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from coral_serve.monitoring.outbox import SinkStatus
 from coral_serve.schema.checks import Readiness
+from coral_serve.schema.metrics import SinkStatus
 
 __all__ = ["CallbackCollector", "service_families"]
 

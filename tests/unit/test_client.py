@@ -235,7 +235,7 @@ async def test_sync_client_over_a_real_socket(tmp_path: Path, video: Path) -> No
                 assert "line-counter" in {plugin.name for plugin in coral.plugins()}
                 assert coral.line_crossings(created.id) == []
                 assert coral.metrics(created.id, window=60).pipeline_id == created.id
-                assert coral.sinks()[0]["name"] == "stdout"
+                assert coral.sinks()[0].name == "stdout"
                 assert "none" in str(coral.registry())
                 watch = coral.watch()
                 assert next(watch).event == "snapshot"

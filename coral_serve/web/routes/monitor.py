@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from coral_serve.config.http import Role
-from coral_serve.monitoring.outbox import SinkStatus
 from coral_serve.schema.disk import CleanupReport, DiskReport
+from coral_serve.schema.metrics import SinkStatus
 from coral_serve.web.roles import require_role
 from coral_serve.web.services import Services, get_services
 
