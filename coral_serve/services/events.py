@@ -40,6 +40,7 @@ from coral_serve.monitoring.loops import Loops
 from coral_serve.notify.dispatcher import Dispatcher
 from coral_serve.schema.event_views import EventFilter, ObjectEventPage, StoredObjectEvent
 from coral_serve.schema.events import ClipState, ObjectEvent
+from coral_serve.services.media_agent import MediaNodes, ask_every_node
 from coral_serve.services.outbound import check_outbound
 from coral_serve.store.events import EventStore, OnStored
 from coral_serve.streams.recordings import EVENTS
@@ -61,11 +62,18 @@ class EventService:
     """Poller, store owner and media reader of object events; keep it at one replica."""
 
     def __init__(
-        self, config: CoralConfig, workers: WorkerPool, on_stored: OnStored | None = None
+        self,
+        config: CoralConfig,
+        workers: WorkerPool,
+        on_stored: OnStored | None = None,
+        media: MediaNodes | None = None,
     ) -> None:
         """`on_stored(db, revision)`, when given, replaces the configured notifiers' outbox
-        (it runs in the store's transaction of that revision, as the outbox does)."""
+        (it runs in the store's transaction of that revision, as the outbox does). `media`:
+        the agents of the nodes whose own disks hold event media (a cluster without a shared
+        volume); without it, media are removed from this node's disk."""
         self._config = config
+        self._media = media
         self._settings = config.object_events
         self._workers = workers
         self._on_stored = on_stored
@@ -198,7 +206,7 @@ class EventService:
         found = await self.store.delete(event_id)
         if found is None:
             raise NotFoundError(f"no object event {event_id!r}")
-        await asyncio.to_thread(self._remove_media, found.pipeline_id, found.id)
+        await self._remove_media(found.pipeline_id, found.id)
 
     async def media_name(self, event_id: str, kind: MediaKind) -> tuple[str, str, str]:
         """(media root, pipeline id, file name) of a snapshot, crop or clip that its event
@@ -226,7 +234,7 @@ class EventService:
         )
         await self.store.delete_many([event.id for event in expired])
         for event in expired:
-            await asyncio.to_thread(self._remove_media, event.pipeline_id, event.id)
+            await self._remove_media(event.pipeline_id, event.id)
         files = await asyncio.to_thread(_media_files, self._media_root)
         known = await self.store.known([event_id for event_id, _, _, _ in files])
         kept: dict[str, tuple[float, str, int]] = {}  # event id: (oldest, pipeline, bytes)
@@ -235,7 +243,7 @@ class EventService:
                 oldest, _, total = kept.get(event_id, (modified, pipeline_id, 0))
                 kept[event_id] = (min(oldest, modified), pipeline_id, total + size)
             elif now - modified > _ORPHAN_SECONDS:
-                await asyncio.to_thread(self._remove_media, pipeline_id, event_id)
+                await self._remove_media(pipeline_id, event_id)
         limit = await self._media_limit(now)
         if limit is not None:
             await self._trim_media(kept, *limit)
@@ -263,7 +271,7 @@ class EventService:
             if used <= limit:
                 return
             used -= total
-            await asyncio.to_thread(self._remove_media, pipeline_id, event_id)
+            await self._remove_media(pipeline_id, event_id)
             event = await self.store.get(event_id)
             if event is not None:
                 await self.store.mark_clip_deleted(event, f"removed to keep {setting}")
@@ -300,12 +308,24 @@ class EventService:
             why = f": {event.clip_reason}" if event.clip_reason else ""
             raise NotFoundError(f"object event {event.id} has no clip: {reasons[event.clip]}{why}")
 
-    def _remove_media(self, pipeline_id: str, event_id: str) -> None:
-        for kind in MEDIA_KINDS:
+    async def _remove_media(self, pipeline_id: str, event_id: str) -> None:
+        """The event's snapshot, crop and clip, from whichever node's disk holds them."""
+        paths = [event_media_path(self._data_dir, pipeline_id, event_id, k) for k in MEDIA_KINDS]
+        if self._media is None:
+            await asyncio.to_thread(self._unlink_here, paths)
+            return
+        for path in paths:
+            answers = await ask_every_node(
+                self._media, "delete", EVENTS, pipeline_id, path.name, timeout=_CALL_TIMEOUT
+            )
+            for node, answer in answers:
+                if isinstance(answer, BaseException):  # logged; the event itself is gone
+                    log.warning("event media %s not removed on node %s: %r", path, node, answer)
+
+    def _unlink_here(self, paths: list[Path]) -> None:
+        for path in paths:
             with contextlib.suppress(FileNotFoundError, ValueError):
-                node_path(
-                    event_media_path(self._data_dir, pipeline_id, event_id, kind), self._data_dir
-                ).unlink()
+                node_path(path, self._data_dir).unlink()
 
 
 def _media_files(root: Path) -> list[tuple[str, str, int, float]]:

@@ -82,7 +82,7 @@ def bind_graph(config: CoralConfig) -> Application:
         )
     # Pipeline fps and latency also go to Ray's own metrics, a sink only the graph can build.
     monitor_node = monitor.bind(config, workers, {"ray": RayMetricsSink()}, media)
-    events_node = events.bind(config, workers)
+    events_node = events.bind(config, workers, None, media)
     # With health.in_ingress (one box) each ingress replica answers readiness itself.
     health_node = None
     if not config.health.in_ingress:

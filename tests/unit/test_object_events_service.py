@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from coral_serve.config.monitoring import DiskQuotaConfig
 from coral_serve.engine.event_media import event_media_path
 from coral_serve.errors import InvalidRequestError
 from coral_serve.schema.event_views import EventFilter
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
 from coral_serve.services.events import READ_BATCH, EventService
+from coral_serve.services.media_agent import MediaAgent
 from tests.unit.object_events import (
     T0,
     ScriptedPool,
@@ -287,3 +289,47 @@ async def test_event_media_count_in_the_disk_quota_beside_the_recordings(tmp_pat
         await service.stop()
     assert trimmed.clip is ClipState.deleted and "monitoring.disk.max_bytes" in trimmed.clip_reason
     assert left.clip is ClipState.ready and recording.exists()
+
+
+class TwoNodes:
+    """Media agents of two nodes, each with its own data directory (as on a cluster
+    without a shared volume)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.dirs = {node: tmp_path / node for node in ("head", "npu-1")}
+        self._agents = {
+            node: MediaAgent(str(root / "recordings"), str(root), DiskQuotaConfig())
+            for node, root in self.dirs.items()
+        }
+
+    async def agents(self, in_process: bool = True) -> dict[str, MediaAgent]:
+        return self._agents
+
+    async def keep_quota(self) -> None:
+        """Nothing to keep in this test."""
+
+
+async def test_deleting_an_event_removes_its_media_from_the_node_that_holds_them(
+    tmp_path: Path,
+) -> None:
+    config = events_config(tmp_path)
+    nodes = TwoNodes(tmp_path)
+    worker = ScriptedWorker("cam-1")
+    service = EventService(config, ScriptedPool(worker), None, nodes)
+    await service.open()
+    event = new_id()
+    worker.emit(revision(event, 1))
+    await service.poll()
+    # The worker ran on the NPU node: its files are on that node's disk only.
+    on_npu = [
+        event_media_path(str(nodes.dirs["npu-1"]), "cam-1", event, kind)
+        for kind in ("snapshot", "crop", "clip")
+    ]
+    for path in on_npu:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"media")
+    try:
+        await service.delete_event(event)
+    finally:
+        await service.stop()
+    assert [path.exists() for path in on_npu] == [False, False, False]
