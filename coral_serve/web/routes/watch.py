@@ -6,7 +6,7 @@
 - `metrics`: one chart point per changed pipeline (its fps, counters and mean latencies,
   named as in `/api/v1/metrics/pipelines/{id}` samples), so charts grow without polling.
 - `objects`: object events stored or changed since the last ones sent (newest first),
-  when the app serves them.
+  when the app serves them; one reader per replica serves every stream.
 
 The stream opens at once even before the replica holds the views (a browser's
 EventSource does not retry a refused connection): comment lines say it is waiting.
@@ -21,18 +21,18 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from coral_serve.config.http import Role
-from coral_serve.schema.event_views import EventFilter
+from coral_serve.schema.event_views import EventFilter, StoredObjectEvent
 from coral_serve.schema.views import PipelineView
 from coral_serve.web.roles import require_role
 from coral_serve.web.services import Services, get_services
 from coral_serve.web.snapshot import PipelineSnapshot, get_snapshot
 from coral_serve.web.sse import MEDIA_TYPE, sse_event
 
-__all__ = ["router"]
+__all__ = ["ObjectEventsFeed", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ router = APIRouter(prefix="/api/v1", tags=["pipelines"])
 
 OBJECTS_INTERVAL = 2.0  # seconds between reads of the newest object events
 _OBJECTS_PAGE = 20
+_BACKLOG = 8  # batches kept for a client that reads slower than they come
 
 
 @router.get(
@@ -52,10 +53,10 @@ _OBJECTS_PAGE = 20
 )
 async def watch(
     snapshot: Annotated[PipelineSnapshot, Depends(get_snapshot)],
-    services: Annotated[Services, Depends(get_services)],
+    objects: Annotated[ObjectEventsFeed, Depends(get_object_events_feed)],
 ) -> StreamingResponse:
     return StreamingResponse(
-        _merged(_views(snapshot), _objects(services)),
+        _merged(_views(snapshot), _objects(objects)),
         media_type=MEDIA_TYPE,
         headers={"Cache-Control": "no-store"},
     )
@@ -103,20 +104,60 @@ async def _views(snapshot: PipelineSnapshot) -> AsyncIterator[str]:
         sent = views
 
 
-async def _objects(services: Services) -> AsyncIterator[str]:
-    """The newest object events each round, those changed since the last round sent."""
-    newest = time.time()
-    while True:
-        await asyncio.sleep(OBJECTS_INTERVAL)
+class ObjectEventsFeed:
+    """One reader of the newest object events per ingress replica, however many streams
+    watch: it runs while at least one listens and hands each round's news to all."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._listeners: set[asyncio.Queue[list[StoredObjectEvent]]] = set()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def follow(self) -> AsyncIterator[list[StoredObjectEvent]]:
+        """The events stored or changed after this call, a batch per round."""
+        queue: asyncio.Queue[list[StoredObjectEvent]] = asyncio.Queue(maxsize=_BACKLOG)
+        self._listeners.add(queue)
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read(), name="coral-watch-objects")
         try:
-            page = await services.events.call("list_events", EventFilter(), _OBJECTS_PAGE)
-        except Exception as exc:  # not served, or EventService away: views still flow
-            log.debug("object events not read for the watch stream: %r", exc)
-            continue
-        fresh = [event for event in page.events if event.updated > newest]
-        if fresh:
+            while True:
+                yield await queue.get()
+        finally:
+            self._listeners.discard(queue)
+            if not self._listeners and self._reader is not None:
+                self._reader.cancel()
+                self._reader = None
+
+    async def _read(self) -> None:
+        newest = time.time()
+        while True:
+            await asyncio.sleep(OBJECTS_INTERVAL)
+            try:
+                page = await self._services.events.call("list_events", EventFilter(), _OBJECTS_PAGE)
+            except Exception as exc:  # not served, or EventService away: views still flow
+                log.debug("object events not read for the watch streams: %r", exc)
+                continue
+            fresh = [event for event in page.events if event.updated > newest]
+            if not fresh:
+                continue
             newest = max(event.updated for event in fresh)
-            yield sse_event("objects", {"events": _dumped(fresh)})
+            for queue in list(self._listeners):
+                if queue.full():  # a stalled client misses its oldest batch, not the others
+                    queue.get_nowait()
+                queue.put_nowait(fresh)
+
+
+def get_object_events_feed(request: Request) -> ObjectEventsFeed:
+    feed: ObjectEventsFeed | None = getattr(request.app.state, "object_events_feed", None)
+    if feed is None:
+        feed = ObjectEventsFeed(get_services(request))
+        request.app.state.object_events_feed = feed
+    return feed
+
+
+async def _objects(feed: ObjectEventsFeed) -> AsyncIterator[str]:
+    async for fresh in feed.follow():
+        yield sse_event("objects", {"events": _dumped(fresh)})
 
 
 def _point(view: PipelineView, now: float) -> dict[str, Any]:
