@@ -69,7 +69,8 @@ function LoginDialog({ ask }) {
       <h2 id="login-title">Sign in</h2>
       <p class="muted">${reason}</p>
       <label>Access token <input ref=${input} name="token" type="password" autocomplete="current-password" required /></label>
-      <div class="actions"><button type="submit">Sign in</button></div>
+      <div class="actions"><button type="submit">Sign in</button>
+        ${ask && html`<button type="button" class="ghost" onClick=${() => setReason(null)}>Cancel</button>`}</div>
     </form></div>`;
 }
 
