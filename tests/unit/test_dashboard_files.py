@@ -8,6 +8,11 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
+import pytest
+
+from coral_serve.engine.backends import registry as backend_registry
+from coral_serve.engine.backends.base import BackendSpec
+from coral_serve.engine.backends.passthrough import PassthroughBackend
 from coral_serve.web.routes.ui import content_security_policy
 from tests.unit.webapp import make_config, running_app
 
@@ -44,9 +49,13 @@ def test_the_logo_origin_is_allowed_for_pictures_only() -> None:
 
 
 async def test_the_registry_lists_backends_and_decoders_for_the_create_form(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    plugin = BackendSpec("edge-npu", PassthroughBackend, "A plugin's accelerator.")
+    monkeypatch.setitem(backend_registry._registered, plugin.name, plugin)
     async with running_app(make_config(tmp_path)) as (client, _):
         registry = (await client.get("/api/v1/registry")).json()
-        assert {"onnxruntime", "rknn", "none"} <= {b["name"] for b in registry["backends"]}
+        backends = {b["name"]: b["description"] for b in registry["backends"]}
+        assert {"onnxruntime", "rknn", "none"} <= set(backends)
+        assert backends["edge-npu"] == "A plugin's accelerator."
         assert registry["decoders"] == ["yolo", "yolo-nms", "nanodet"]
