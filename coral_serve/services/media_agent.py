@@ -123,8 +123,9 @@ class MediaAgent:
 class MediaNodes(Protocol):
     """Finds the media agent of every node that may hold media."""
 
-    async def agents(self) -> Mapping[str, Any]:
-        """Node id -> agent: a `MediaAgent` or a handle whose methods have `.remote()`."""
+    async def agents(self, in_process: bool = True) -> Mapping[str, Any]:
+        """Node id -> agent: a `MediaAgent` or a handle whose methods have `.remote()`.
+        `in_process=False`: the agent that enforces a node's quota, also for this node."""
 
     async def keep_quota(self) -> None:
         """Make sure every node's disk quota is being enforced (called periodically)."""
@@ -136,7 +137,7 @@ class LocalMediaNodes:
     def __init__(self, agent: MediaAgent) -> None:
         self._agents = {LOCAL_NODE: agent}
 
-    async def agents(self) -> Mapping[str, Any]:
+    async def agents(self, in_process: bool = True) -> Mapping[str, Any]:
         return self._agents
 
     async def keep_quota(self) -> None:
@@ -146,9 +147,9 @@ class LocalMediaNodes:
 async def ask_every_node(
     media: MediaNodes, method: str, *args: Any, timeout: float
 ) -> list[tuple[str, Any]]:
-    """(node, answer) of every node's agent at once; an agent that fails or takes longer
-    than `timeout` answers with its exception, so the caller can name the node."""
-    agents = await media.agents()
+    """(node, answer) of every node's quota-keeping agent at once; an agent that fails or
+    takes longer than `timeout` answers with its exception, so the caller can name the node."""
+    agents = await media.agents(in_process=False)
 
     async def ask(agent: Any) -> Any:
         return await asyncio.wait_for(ServiceClient(agent).call(method, *args), timeout)

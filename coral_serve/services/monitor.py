@@ -260,7 +260,10 @@ class MonitorService:
     async def _disk_loop(self) -> None:
         while True:
             try:
-                await self._quota.cleanup()
+                if self._media is None:
+                    await self._quota.cleanup()
+                else:  # each node's agent enforces the quota on its own disk
+                    await self._media.keep_quota()
                 if self._sinks:
                     self._sinks.offer(await self._usage_points())
             except Exception:

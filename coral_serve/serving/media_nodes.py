@@ -48,8 +48,10 @@ class RayMediaNodes:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["namespace"], *state["args"])  # type: ignore[misc]
 
-    async def agents(self) -> Mapping[str, Any]:
-        """Every alive node's agent, started there if it has none yet."""
+    async def agents(self, in_process: bool = True) -> Mapping[str, Any]:
+        """Every alive node's agent, started there if it has none yet; `in_process=False`
+        gives this node's actor too (the one whose quota loop runs) instead of this
+        process's own reader of its files."""
         own_node, own_agent = self._own_agent()
         nodes = await self._alive_nodes()
         for gone in self._handles.keys() - set(nodes):
@@ -58,7 +60,8 @@ class RayMediaNodes:
         for node in nodes:
             if node not in self._handles:
                 self._handles[node] = await asyncio.to_thread(self._adopt, node)
-            found[node] = own_agent if node == own_node else self._handles[node]
+            local = in_process and node == own_node
+            found[node] = own_agent if local else self._handles[node]
         return found
 
     async def keep_quota(self) -> None:

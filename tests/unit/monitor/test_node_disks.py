@@ -30,7 +30,7 @@ class Nodes:
     def __init__(self, agents: Mapping[str, Any]) -> None:
         self._agents = dict(agents)
 
-    async def agents(self) -> Mapping[str, Any]:
+    async def agents(self, in_process: bool = True) -> Mapping[str, Any]:
         return self._agents
 
     async def keep_quota(self) -> None:
