@@ -67,6 +67,8 @@ _PRUNE_INTERVAL = 60.0
 # How long a create waits for its model check where the pipeline runs, when a node has room
 # for it (a cold Ray worker on a busy node takes seconds); longer, and it answers `pending`.
 _MODEL_CHECK_WAIT = 30.0
+# How long a delete waits for the worker to remove its downloaded source.
+_DISCARD_SECONDS = 2.0
 # Longest wait of one `watch` call.
 _MAX_WATCH_SECONDS = 30.0
 _DECLARED_NAMESPACE = uuid.UUID("6f0d3a52-55a4-4c3e-9a51-c0a1c0a01000")
@@ -297,7 +299,9 @@ class PipelineService:
         """Stop the worker; its downloaded source goes from its node (the worker removes
         it there) and from this one's data dir (one box, or a shared volume)."""
         with contextlib.suppress(WorkerGone, asyncio.TimeoutError):
-            await self._workers.call(pipeline_id, "discard_download")
+            # Short: a busy or hung worker must not hold up the delete; it is killed next
+            # (what it could not remove stays in its node's downloads directory).
+            await self._workers.call(pipeline_id, "discard_download", timeout=_DISCARD_SECONDS)
         await self._workers.kill(pipeline_id)
         own = downloads_dir(self._config.pipelines.data_dir) / pipeline_id
         await asyncio.to_thread(shutil.rmtree, own, ignore_errors=True)
