@@ -145,11 +145,12 @@ class LocalMediaNodes:
 
 
 async def ask_every_node(
-    media: MediaNodes, method: str, *args: Any, timeout: float
+    media: MediaNodes, method: str, *args: Any, timeout: float, in_process: bool = False
 ) -> list[tuple[str, Any]]:
-    """(node, answer) of every node's quota-keeping agent at once; an agent that fails or
-    takes longer than `timeout` answers with its exception, so the caller can name the node."""
-    agents = await media.agents(in_process=False)
+    """(node, answer) of every node's agent at once (the quota-keeping ones unless
+    `in_process`); an agent that fails or takes longer than `timeout` answers with its
+    exception, so the caller can name the node."""
+    agents = await media.agents(in_process=in_process)
 
     async def ask(agent: Any) -> Any:
         return await asyncio.wait_for(ServiceClient(agent).call(method, *args), timeout)

@@ -27,7 +27,12 @@ from coral_serve.schema.streams import (
     SdpOffer,
 )
 from coral_serve.services.client import ServiceClient
-from coral_serve.services.media_agent import LocalMediaNodes, MediaAgent, MediaNodes
+from coral_serve.services.media_agent import (
+    LocalMediaNodes,
+    MediaAgent,
+    MediaNodes,
+    ask_every_node,
+)
 from coral_serve.services.monitor import VIEWER_REPORT_TTL
 from coral_serve.services.outbound import check_outbound
 from coral_serve.services.sources import check_source
@@ -248,22 +253,18 @@ class StreamService:
 
     async def _ask_all(self, method: str, *args: Any) -> list[tuple[str, Any]]:
         """Each node's answer; a node whose agent fails or is too slow is left out (logged)."""
-        agents = await self._media.agents()
-        nodes = list(agents)
-        answers = await asyncio.gather(
-            *(self._ask(node, method, *args, agents=agents) for node in nodes),
-            return_exceptions=True,
-        )
+        timeout = self._config.streams.media.agent_timeout
+        answers = await ask_every_node(self._media, method, *args, timeout=timeout, in_process=True)
         found = []
-        for node, answer in zip(nodes, answers, strict=True):
+        for node, answer in answers:
             if isinstance(answer, BaseException):
                 log.warning("media agent of node %s did not answer %s: %r", node, method, answer)
                 continue
             found.append((node, answer))
         return found
 
-    async def _ask(self, node: str, method: str, *args: Any, agents: Any = None) -> Any:
-        agent = (agents or await self._media.agents()).get(node)
+    async def _ask(self, node: str, method: str, *args: Any) -> Any:
+        agent = (await self._media.agents()).get(node)
         if agent is None:
             raise UnavailableError(f"node {node} holding the file has left the cluster")
         timeout = self._config.streams.media.agent_timeout

@@ -32,7 +32,7 @@ class Nodes:
         self.agents_by_node = agents
         self.kept = asyncio.Event()
 
-    async def agents(self) -> Mapping[str, Any]:
+    async def agents(self, in_process: bool = True) -> Mapping[str, Any]:
         return self.agents_by_node
 
     async def keep_quota(self) -> None:
