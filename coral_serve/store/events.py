@@ -66,9 +66,18 @@ EVENT_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (pipeline_id, generation)
     );
     """,
+    # 2: an ended event whose clip was still being cut is unfinished too (its worker may die
+    # in the post-capture seconds).
+    """
+    DROP INDEX object_events_open;
+    CREATE INDEX object_events_unfinished ON object_events (pipeline_id, generation)
+        WHERE end IS NULL OR clip = 'pending';
+    """,
 )
 
 _COLUMNS = "body, generation, updated, ended_by"
+# What a worker may still change: matches the partial index, so SQLite uses it.
+_UNFINISHED = "(end IS NULL OR clip = 'pending')"
 # Called inside the transaction that stores a revision: an outbox row written there
 # commits with it or not at all.
 OnStored = Callable[[aiosqlite.Connection, ObjectEvent], Awaitable[None]]
@@ -183,10 +192,11 @@ class EventStore:
     ) -> list[ObjectEvent]:
         """End every event left open by a worker of `pipeline_id` other than the live one
         (all of them when none is live), with what is known: its last update as its end,
-        a clip still pending marked failed."""
+        a clip still pending (the event under way, or in its post-capture seconds) marked
+        failed."""
         async with self._transaction():
             async with self.db.execute(
-                f"SELECT {_COLUMNS} FROM object_events WHERE end IS NULL AND pipeline_id = ?"
+                f"SELECT {_COLUMNS} FROM object_events WHERE {_UNFINISHED} AND pipeline_id = ?"
                 " AND generation IS NOT ?",
                 (pipeline_id, live_generation),
             ) as rows:
@@ -200,7 +210,9 @@ class EventStore:
                         **event.model_dump(exclude={"generation", "updated", "ended_by"}),
                         "phase": EventPhase.end,
                         "revision": event.revision + 1,
-                        "end": max(event.start, event.updated),
+                        "end": event.end
+                        if event.end is not None
+                        else max(event.start, event.updated),
                         "current_zones": [],
                         "clip": ClipState.failed if pending else event.clip,
                         "clip_reason": "its worker stopped before the clip was finished"
@@ -268,7 +280,7 @@ class EventStore:
 
     async def pipelines_with_open_events(self) -> set[str]:
         async with self.db.execute(
-            "SELECT DISTINCT pipeline_id FROM object_events WHERE end IS NULL"
+            f"SELECT DISTINCT pipeline_id FROM object_events WHERE {_UNFINISHED}"
         ) as rows:
             return {row[0] for row in await rows.fetchall()}
 

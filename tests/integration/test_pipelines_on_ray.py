@@ -193,17 +193,31 @@ def test_nanodet_through_the_whole_stack_and_restart_policies(
         assert [view["id"] for view in server.client.get(API).json()] == [restartable]
 
 
+def open_events(server: Server, pipeline_id: str) -> list[dict[str, Any]]:
+    page = server.client.get("/api/v1/events", params={"pipeline_id": pipeline_id}).json()
+    return [event for event in page["events"] if event["end"] is None]
+
+
 def test_pipelines_are_restored_after_sigkill_of_the_serving_process(
     tmp_path: Path, video: Path
 ) -> None:
+    """...and an object event under way when everything is killed is kept: ended by the
+    store once the new worker reports, its snapshot served, its clip a 404 saying why."""
     settings = overrides(tmp_path, video)
+    # A clip cut 30 s after its event ends: none can be finished before the kill.
+    events = {**PLAZA_EVENTS["events"], "post_capture": 30}
+    plaza = passthrough("cam-0", video, analytics={**PLAZA_EVENTS, "events": events})
+    plaza["model"] = {
+        "path": str(shared_file("models", "nanodet-g-416.onnx")),
+        "decoder": "nanodet",
+        "threads": 1,
+    }
     with control_plane(tmp_path, settings) as server:
-        ids = [
-            server.client.post(API, json=passthrough(f"cam-{n}", video)).json()["id"]
-            for n in range(3)
-        ]
+        specs = [plaza, passthrough("cam-1", video), passthrough("cam-2", video)]
+        ids = [server.client.post(API, json=spec).json()["id"] for spec in specs]
         for pipeline_id in ids:
             wait_running(server, pipeline_id)
+        under_way = wait_until(lambda: open_events(server, ids[0]), bool)[0]
         port = int(server.url.rsplit(":", 1)[1])
         # A create in flight when the process dies either happened entirely or not at all.
         in_flight = threading.Thread(
@@ -224,3 +238,13 @@ def test_pipelines_are_restored_after_sigkill_of_the_serving_process(
         assert [view["name"] for view in listed][3:] in ([], ["cam-late"])
         kinds = [event["kind"] for event in server.client.get(f"{API}/{ids[0]}/events").json()]
         assert kinds == ["created", "started", "started"]
+        kept = wait_until(
+            lambda: server.client.get(f"/api/v1/events/{under_way['id']}").json(),
+            lambda event: event["end"] is not None and event["clip"] != "pending",
+        )
+        assert (kept["start"], kept["label"]) == (under_way["start"], under_way["label"])
+        snapshot = server.client.get(f"/api/v1/events/{under_way['id']}/snapshot.jpg")
+        assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
+        clip = server.client.get(f"/api/v1/events/{under_way['id']}/clip.mp4")
+        assert clip.status_code == 404
+        assert "worker stopped before the clip was finished" in clip.json()["detail"]

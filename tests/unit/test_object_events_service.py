@@ -123,6 +123,25 @@ async def test_events_left_open_by_a_gone_worker_are_ended(config, outbox) -> No
     assert outbox.keys[-1] == f"{event}:2"
 
 
+async def test_a_clip_still_being_cut_when_its_worker_dies_is_marked_failed(config, outbox) -> None:
+    """An event that ended but whose post-capture seconds were not yet recorded: its end
+    stays, its clip does not wait forever."""
+    worker = ScriptedWorker("cam-1")
+    pool = ScriptedPool(worker)
+    service = await _service(config, pool, outbox)
+    event = new_id()
+    worker.emit(revision(event, 1, EventPhase.end, clip=ClipState.pending, end=T0 + 3))
+    await service.poll()
+    await pool.kill("cam-1")
+    try:
+        await service.poll()
+        ended = await service.get_event(event)
+    finally:
+        await service.stop()
+    assert (ended.end, ended.revision, ended.ended_by) == (T0 + 3, 2, "store")
+    assert ended.clip is ClipState.failed and "stopped" in (ended.clip_reason or "")
+
+
 async def test_a_restarted_worker_ends_its_predecessors_open_events(config, outbox) -> None:
     old = ScriptedWorker("cam-1", generation=1)
     pool = ScriptedPool(old)
