@@ -32,9 +32,10 @@ class ObjectEventsConfig(CoralBaseModel):
     max_media_bytes: int | None = Field(
         default=2 * 1024**3,
         ge=0,
-        description="Bytes of snapshots and clips kept; beyond it the oldest media go (the "
-        "events stay, their clip marked deleted); null: no limit. They also count in "
-        "`monitoring.disk.max_bytes` beside the recordings, and go first when both are over.",
+        description="Bytes of snapshots and clips kept on each node's disk; beyond it the "
+        "oldest media there go (the events stay, their clip marked deleted); null: no limit. "
+        "They also count in `monitoring.disk.max_bytes` beside that node's recordings, and go "
+        "first when both are over.",
     )
     retention_interval: float = Field(
         default=60.0, gt=0, le=86400, description="Seconds between retention passes."

@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import av
 import cv2
@@ -34,14 +34,23 @@ from coral_serve.schema.analytics import EventsSpec
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
 from coral_serve.schema.records import PIPELINE_ID_PATTERN
 
-__all__ = ["MEDIA_KINDS", "EventMediaWriter", "MediaKind", "event_media_dir", "event_media_path"]
+__all__ = [
+    "MEDIA_KINDS",
+    "EventMediaFile",
+    "EventMediaWriter",
+    "MediaKind",
+    "event_media_dir",
+    "event_media_files",
+    "event_media_path",
+]
 
 log = logging.getLogger(__name__)
 
 MediaKind = Literal["snapshot", "crop", "clip"]
 MEDIA_KINDS: dict[MediaKind, str] = {"snapshot": ".jpg", "crop": "-crop.jpg", "clip": ".mp4"}
 _PIPELINE_ID = re.compile(PIPELINE_ID_PATTERN)
-_EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
+_EVENT_ID_LENGTH = 32
+_EVENT_ID = re.compile(rf"^[0-9a-f]{{{_EVENT_ID_LENGTH}}}$")
 _TEMP_PREFIX = ".event-"
 _TIME_BASE = Fraction(1, 1000)
 # Frames and snapshots waiting for the media thread; beyond this they are dropped.
@@ -54,6 +63,31 @@ _HIGHLIGHT = (0, 215, 255)  # BGR amber: the event's own box on its snapshot
 def event_media_dir(data_dir: str | os.PathLike[str]) -> Path:
     """The root of every pipeline's event media on a node."""
     return Path(data_dir) / "events"
+
+
+class EventMediaFile(NamedTuple):
+    event_id: str
+    pipeline_id: str
+    size: int
+    modified: float
+
+
+def event_media_files(root: Path) -> list[EventMediaFile]:
+    """Every finished media file under `root` (an `event_media_dir`), temporary ones aside."""
+    found: list[EventMediaFile] = []
+    if not root.is_dir():
+        return found
+    for pipeline in os.scandir(root):
+        if not pipeline.is_dir(follow_symlinks=False):
+            continue
+        for entry in os.scandir(pipeline.path):
+            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                stat = entry.stat(follow_symlinks=False)
+                event_id = entry.name[:_EVENT_ID_LENGTH]
+                found.append(EventMediaFile(event_id, pipeline.name, stat.st_size, stat.st_mtime))
+    return found
 
 
 def event_media_path(

@@ -35,6 +35,11 @@ class QuotaKeeper:
             report.downloads_bytes = await asyncio.to_thread(tree_bytes, self._downloads)
         return report
 
+    async def used_bytes(self) -> int:
+        """Bytes the recordings use now: the disk quota leaves event media the rest."""
+        inventory = await asyncio.to_thread(self._quota.inventory, time.time())
+        return inventory.used_bytes
+
     async def cleanup(self, dry_run: bool = False) -> CleanupReport:
         """Enforce the quota now (or only say what it would delete)."""
         async with self._lock:

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -30,8 +29,10 @@ from coral_serve.config import CoralConfig
 from coral_serve.config.streams import node_path
 from coral_serve.engine.event_media import (
     MEDIA_KINDS,
+    EventMediaFile,
     MediaKind,
     event_media_dir,
+    event_media_files,
     event_media_path,
 )
 from coral_serve.errors import NotFoundError, UnavailableError
@@ -55,7 +56,6 @@ READ_BATCH = 500  # revisions asked of one worker per call
 _CALL_TIMEOUT = 5.0
 _CANCEL_SECONDS = 1.0
 _ORPHAN_SECONDS = 3600.0  # a media file with no stored event this old is removed
-_EVENT_ID_LENGTH = 32
 
 
 class EventService:
@@ -223,10 +223,10 @@ class EventService:
     # -- retention ---------------------------------------------------------------------
 
     async def retention(self) -> int:
-        """Remove events beyond their age and count limits with their media, then the
-        oldest media beyond `max_media_bytes` or beyond what the disk quota leaves beside
-        the recordings (those events stay, their clip `deleted`); returns how many events
-        went."""
+        """Remove events beyond their age and count limits with their media, then on each
+        node the oldest media beyond `max_media_bytes` or beyond what the disk quota leaves
+        beside that node's recordings (those events stay, their clip `deleted`); returns how
+        many events went."""
         settings = self._settings
         now = time.time()
         expired = await self.store.expired(
@@ -235,30 +235,49 @@ class EventService:
         await self.store.delete_many([event.id for event in expired])
         for event in expired:
             await self._remove_media(event.pipeline_id, event.id)
-        files = await asyncio.to_thread(_media_files, self._media_root)
-        known = await self.store.known([event_id for event_id, _, _, _ in files])
-        kept: dict[str, tuple[float, str, int]] = {}  # event id: (oldest, pipeline, bytes)
-        for event_id, pipeline_id, size, modified in files:
-            if event_id in known:
-                oldest, _, total = kept.get(event_id, (modified, pipeline_id, 0))
-                kept[event_id] = (min(oldest, modified), pipeline_id, total + size)
-            elif now - modified > _ORPHAN_SECONDS:
-                await self._remove_media(pipeline_id, event_id)
-        limit = await self._media_limit(now)
-        if limit is not None:
-            await self._trim_media(kept, *limit)
+        for files, recordings_bytes in await self._media_by_node():
+            known = await self.store.known(sorted({f.event_id for f in files}))
+            kept: dict[str, tuple[float, str, int]] = {}  # event id: (oldest, pipeline, bytes)
+            for file in files:
+                if file.event_id in known:
+                    oldest, _, total = kept.get(file.event_id, (file.modified, "", 0))
+                    kept[file.event_id] = (
+                        min(oldest, file.modified),
+                        file.pipeline_id,
+                        total + file.size,
+                    )
+                elif now - file.modified > _ORPHAN_SECONDS:
+                    await self._remove_media(file.pipeline_id, file.event_id)
+            limit = self._media_limit(recordings_bytes)
+            if limit is not None:
+                await self._trim_media(kept, *limit)
         return len(expired)
 
-    async def _media_limit(self, now: float) -> tuple[int, str] | None:
-        """The bytes event media may use, and the setting that says so: their own budget,
-        and what the disk quota leaves beside the recordings (media count in it too)."""
+    async def _media_by_node(self) -> list[tuple[list[EventMediaFile], int]]:
+        """(event media files, recordings bytes) of each node's disk: each is its own budget.
+        A node whose agent does not answer keeps its media until the next pass."""
+        if self._media is None:
+            files = await asyncio.to_thread(event_media_files, self._media_root)
+            inventory = await asyncio.to_thread(self._recordings.inventory, time.time())
+            return [(files, inventory.used_bytes)]
+        found = []
+        for node, answer in await ask_every_node(self._media, "event_media", timeout=_CALL_TIMEOUT):
+            if isinstance(answer, BaseException):
+                log.warning("event media of node %s not counted this pass: %r", node, answer)
+                continue
+            files, recordings_bytes = answer
+            found.append(([EventMediaFile(*file) for file in files], recordings_bytes))
+        return found
+
+    def _media_limit(self, recordings_bytes: int) -> tuple[int, str] | None:
+        """The bytes event media may use on a node, and the setting that says so: their own
+        budget, and what the disk quota leaves beside the recordings (media count in it too)."""
         limits = []
         if self._settings.max_media_bytes is not None:
             limits.append((self._settings.max_media_bytes, "object_events.max_media_bytes"))
         quota = self._config.monitoring.disk.max_bytes
         if quota is not None:
-            inventory = await asyncio.to_thread(self._recordings.inventory, now)
-            left = max(quota - inventory.used_bytes, 0)
+            left = max(quota - recordings_bytes, 0)
             limits.append((left, "monitoring.disk.max_bytes, shared with the recordings"))
         return min(limits) if limits else None
 
@@ -275,11 +294,6 @@ class EventService:
             event = await self.store.get(event_id)
             if event is not None:
                 await self.store.mark_clip_deleted(event, f"removed to keep {setting}")
-
-    async def media_bytes(self) -> int:
-        """Bytes of every snapshot and clip on this node (they count in the disk quota)."""
-        files = await asyncio.to_thread(_media_files, self._media_root)
-        return sum(size for _, _, size, _ in files)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -326,22 +340,3 @@ class EventService:
         for path in paths:
             with contextlib.suppress(FileNotFoundError, ValueError):
                 node_path(path, self._data_dir).unlink()
-
-
-def _media_files(root: Path) -> list[tuple[str, str, int, float]]:
-    """(event id, pipeline id, bytes, modified) of every finished media file under `root`."""
-    found = []
-    if not root.is_dir():
-        return found
-    for pipeline in os.scandir(root):
-        if not pipeline.is_dir(follow_symlinks=False):
-            continue
-        for entry in os.scandir(pipeline.path):
-            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                stat = entry.stat(follow_symlinks=False)
-                found.append(
-                    (entry.name[:_EVENT_ID_LENGTH], pipeline.name, stat.st_size, stat.st_mtime)
-                )
-    return found

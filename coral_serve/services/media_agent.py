@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from coral_serve.config.monitoring import DiskQuotaConfig
 from coral_serve.config.streams import node_path
 from coral_serve.engine.download import downloads_dir
+from coral_serve.engine.event_media import EventMediaFile, event_media_files
 from coral_serve.errors import NotFoundError
 from coral_serve.monitoring.quota import QuotaKeeper
 from coral_serve.schema.checks import CheckResult
@@ -50,9 +51,10 @@ class MediaAgent:
     def __init__(self, recordings_dir: str, data_dir: str, disk: DiskQuotaConfig) -> None:
         recordings = node_path(recordings_dir, data_dir)
         self._recordings = RecordingStore(recordings)
+        self._event_root = node_path(data_dir, data_dir) / EVENTS
         self._stores: dict[str, MediaStore] = {
             RECORDINGS: self._recordings,
-            EVENTS: event_media_store(node_path(data_dir, data_dir) / EVENTS),
+            EVENTS: event_media_store(self._event_root),
         }
         downloads = node_path(downloads_dir(data_dir), data_dir)
         self._quota = QuotaKeeper(recordings, disk, downloads)
@@ -83,6 +85,12 @@ class MediaAgent:
             await asyncio.to_thread(self._stores[root].delete, pipeline_id, name)
             return True
         return False
+
+    async def event_media(self) -> tuple[list[EventMediaFile], int]:
+        """This node's event media files, and the bytes its recordings use beside them (both
+        count in its disk quota)."""
+        files = await asyncio.to_thread(event_media_files, self._event_root)
+        return files, await self._quota.used_bytes()
 
     async def disk_report(self) -> DiskReport:
         return await self._quota.report()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from coral_serve.config.monitoring import DiskQuotaConfig
-from coral_serve.engine.event_media import event_media_path
+from coral_serve.engine.event_media import event_media_dir, event_media_files, event_media_path
 from coral_serve.errors import InvalidRequestError
 from coral_serve.schema.event_views import EventFilter
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
@@ -249,7 +249,8 @@ async def test_media_beyond_its_byte_limit_go_oldest_first_and_the_event_says_so
         await service.retention()
         trimmed = await service.get_event(first)
         kept = await service.get_event(second)
-        assert await service.media_bytes() == 2000
+        files = event_media_files(event_media_dir(config.pipelines.data_dir))
+        assert sum(file.size for file in files) == 2000
     finally:
         await service.stop()
     assert not any(p.exists() for p in old_files) and all(p.exists() for p in new_files)
@@ -352,3 +353,42 @@ async def test_deleting_an_event_removes_its_media_from_the_node_that_holds_them
     finally:
         await service.stop()
     assert [path.exists() for path in on_npu] == [False, False, False]
+
+
+async def test_each_node_keeps_its_own_event_media_within_the_budget(tmp_path: Path) -> None:
+    """Media on two nodes' own disks: each node's oldest go beyond the per-node budget, and
+    an orphan (no stored event) left on the NPU node goes too."""
+    config = events_config(tmp_path, "object_events.max_media_bytes=1500")
+    nodes = TwoNodes(tmp_path)
+    worker = ScriptedWorker("cam-1")
+    service = EventService(config, ScriptedPool(worker), None, nodes)
+    await service.open()
+    ended = {"clip": ClipState.ready, "has_snapshot": True, "start": time.time()}
+    events = {node: (new_id(), new_id()) for node in nodes.dirs}
+    worker.emit(
+        *(revision(e, 1, EventPhase.end, **ended) for pair in events.values() for e in pair)
+    )
+    await service.poll()
+
+    def media(node: str, event: str, age: float) -> Path:
+        path = event_media_path(str(nodes.dirs[node]), "cam-1", event, "clip")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (time.time() - age, time.time() - age))
+        return path
+
+    files = {
+        node: [media(node, old, 600), media(node, new, 0)] for node, (old, new) in events.items()
+    }
+    orphan = media("npu-1", new_id(), 2 * 3600)
+    try:
+        await service.retention()
+        trimmed = [await service.get_event(old) for old, _ in events.values()]
+    finally:
+        await service.stop()
+    assert {node: [p.exists() for p in paths] for node, paths in files.items()} == {
+        "head": [False, True],
+        "npu-1": [False, True],
+    }
+    assert not orphan.exists()
+    assert [event.clip for event in trimmed] == [ClipState.deleted, ClipState.deleted]
