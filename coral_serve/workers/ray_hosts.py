@@ -24,7 +24,6 @@ from coral_serve.config.pipelines import Isolation
 from coral_serve.engine.model import ModelFiles
 from coral_serve.engine.recorder import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec, ResourcesSpec
-from coral_serve.workers.host import PipelineHost
 from coral_serve.workers.pool import WorkerGone
 from coral_serve.workers.ray_pool import RayWorkerPool, placement
 
@@ -135,6 +134,10 @@ class SharedRayWorkerPool(RayWorkerPool):
         node = await self._pick_node(resources)
         name = host_name(resources, node)
         if name not in self._host_handles:
+            # Here, not at the top: every replica unpickles this pool, and only this one
+            # (PipelineService's) needs the engine the host imports.
+            from coral_serve.workers.host import PipelineHost
+
             actor = ray.remote(PipelineHost).options(
                 name=name,
                 namespace=self.namespace,
