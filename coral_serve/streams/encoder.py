@@ -1,11 +1,9 @@
 """One H.264 encoder per pipeline per replica, whose packets every viewer sends as they are.
 
 Encoding is what a live viewer costs (7-14 % of a core per viewer at 640x480, 30 fps); the
-packets of one encoder serve every viewer instead. Delta frames need the frames before
-them, so a viewer starts at a keyframe and never skips one: the encoder keeps a short ring
-of encoded frames that each viewer reads by index, and makes a keyframe every
-`keyframe_interval` seconds and soon after anyone asks (a viewer joining, falling behind
-the ring, or sending PLI/FIR).
+packets of one encoder serve every viewer instead, from a ring (`PacketRing`). It makes a
+keyframe every `keyframe_interval` seconds and soon after anyone asks (a viewer joining,
+falling behind the ring, or sending PLI/FIR).
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ import logging
 import math
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 from fractions import Fraction
 
 import av
@@ -24,10 +20,10 @@ import numpy as np
 from av.video.frame import PictureType
 
 from coral_serve.streams.fanout import Feed, FeedClosedError, FrameView
+from coral_serve.streams.packets import PacketRing, SharedPackets
 from coral_serve.streams.pictures import picture
-from coral_serve.tasks import stop_tasks
 
-__all__ = ["EncodedFrame", "SharedEncoder"]
+__all__ = ["SharedEncoder"]
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +36,6 @@ _IDLE_CHECK = 1.0
 # aiortc's own starting bitrate; a shared stream cannot follow one viewer's bandwidth.
 _BITRATE = 1_000_000
 _TIME_BASE = Fraction(1, 90_000)  # the feed's pts clock, kept as the packets' timestamps
-
-
-@dataclass(frozen=True, slots=True)
-class EncodedFrame:
-    """One encoded frame as every viewer sends it."""
-
-    index: int  # consecutive within the encoder: a gap means a viewer missed a frame
-    data: bytes  # one H.264 access unit, Annex B (SPS/PPS repeated before each keyframe)
-    pts: int  # the feed's 90 kHz pts
-    keyframe: bool
-    view: FrameView  # the published frame it came from (its results go on the data channel)
 
 
 class _H264:
@@ -90,89 +75,28 @@ class _H264:
         return codec
 
 
-class SharedEncoder:
+class SharedEncoder(SharedPackets):
     """Encodes a feed's frames while any viewer uses it; viewers read them by index."""
 
     def __init__(self, feed: Feed, keyframe_interval: float) -> None:
+        ring = PacketRing(_RING, replay=0.0, on_join=self.request_keyframe)
+        super().__init__(f"coral-encoder-{feed.pipeline_id}", ring)
         self.feed = feed
         self._interval = keyframe_interval
         self._h264 = _H264()
-        self._ring: deque[EncodedFrame] = deque(maxlen=_RING)
-        self._changed = asyncio.Condition()
         self._keyframe_wanted = True
         self._last_keyframe = -math.inf
-        self._users = 0
-        self._closed = False
-        self._reason = ""
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def users(self) -> int:
-        return self._users
-
-    @property
-    def closed(self) -> bool:
-        """The feed ended or encoding failed: viewers from now on need a new encoder."""
-        return self._closed
-
-    def attach(self) -> None:
-        """One more viewer: encode from now on (again, if everyone had left)."""
-        self._users += 1
-        if self._task is None or self._task.done():
-            name = f"coral-encoder-{self.feed.pipeline_id}"
-            self._task = asyncio.create_task(self._run(), name=name)
-
-    def detach(self) -> None:
-        """The encoder stops within a frame (or `_IDLE_CHECK`) of its last viewer leaving."""
-        self._users -= 1
-
-    async def close(self) -> None:
-        """Stop encoding now (the service stopping); viewers still reading end."""
-        if self._task is not None:
-            await stop_tasks([self._task])
-        await self._close("the stream service stopped")
 
     def request_keyframe(self) -> None:
         """Make the next frame a keyframe (within `_MIN_KEYFRAME_GAP` of the last one)."""
         self._keyframe_wanted = True
-
-    async def next(self, after: int | None) -> EncodedFrame:
-        """The frame after index `after`; with None, or when `after` has left the ring,
-        the next keyframe, asked for now. Raises FeedClosedError when the pipeline ends."""
-        async with self._changed:
-            if after is not None and self._lost(after):
-                after = None
-            if after is None:
-                self.request_keyframe()
-                start = self._ring[-1].index if self._ring else -1
-                await self._changed.wait_for(lambda: self._closed or self._keyframe_after(start))
-                found = self._keyframe_after(start)
-            else:
-                await self._changed.wait_for(lambda: self._closed or self._newest() > after)
-                found = None if self._lost(after) else self._at(after + 1)
-        if self._closed:
-            raise FeedClosedError(self._reason)
-        if found is None:
-            return await self.next(None)  # fell out of the ring while waiting
-        return found
-
-    def _newest(self) -> int:
-        return self._ring[-1].index if self._ring else -1
-
-    def _lost(self, after: int) -> bool:
-        return bool(self._ring) and after + 1 < self._ring[0].index
-
-    def _at(self, index: int) -> EncodedFrame:
-        return self._ring[index - self._ring[0].index]
-
-    def _keyframe_after(self, start: int) -> EncodedFrame | None:
-        return next((f for f in self._ring if f.index > start and f.keyframe), None)
 
     def _keyframe_due(self, now: float) -> bool:
         since = now - self._last_keyframe
         return since >= self._interval or (self._keyframe_wanted and since >= _MIN_KEYFRAME_GAP)
 
     async def _run(self) -> None:
+        """Encode until the last viewer leaves (within a frame, or `_IDLE_CHECK`)."""
         seq = 0
         try:
             while self._users > 0:
@@ -182,15 +106,10 @@ class SharedEncoder:
                 seq = view.seq
                 await self._encode(view)
         except FeedClosedError as exc:
-            await self._close(str(exc))
+            await self._ring.close(str(exc))
         except Exception as exc:  # a frame libx264 refuses must not leave viewers waiting
             log.exception("encoding the live view of pipeline %s failed", self.feed.pipeline_id)
-            await self._close(f"the live view failed: {type(exc).__name__}")
-
-    async def _close(self, reason: str) -> None:
-        async with self._changed:
-            self._closed, self._reason = True, reason
-            self._changed.notify_all()
+            await self._ring.close(f"the live view failed: {type(exc).__name__}")
 
     async def _encode(self, view: FrameView) -> None:
         keyframe = self._keyframe_due(time.monotonic())
@@ -201,6 +120,4 @@ class SharedEncoder:
         if keyframe:
             self._last_keyframe = time.monotonic()
             self._keyframe_wanted = False
-        async with self._changed:
-            self._ring.append(EncodedFrame(self._newest() + 1, data, view.pts, keyframe, view))
-            self._changed.notify_all()
+        await self._ring.append(data, view.pts, keyframe, view)

@@ -1,8 +1,9 @@
 """The video tracks a viewer's peer connection sends: shared packets or its own frames.
 
-`PacketTrack` hands aiortc the shared encoder's H.264 packets, which its sender only
-packetizes; `FeedTrack` hands it pictures to encode for this viewer alone (VP8, for
-browsers without H.264, or with `streams.webrtc.shared_encoder` off).
+`PacketTrack` hands aiortc H.264 packets every viewer shares (the shared encoder's, or the
+camera's own through a source relay), which its sender only packetizes; `FeedTrack` hands
+it pictures to encode for this viewer alone (VP8, for browsers without H.264, or with
+`streams.webrtc.shared_encoder` off).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from aiortc import MediaStreamTrack, RTCRtpSender
 from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError
 from av import VideoFrame
 
-from coral_serve.streams.encoder import SharedEncoder
 from coral_serve.streams.fanout import Feed, FeedClosedError, FrameView
+from coral_serve.streams.packets import PacketSource
 from coral_serve.streams.pictures import picture
 
 __all__ = ["FeedTrack", "PacketTrack", "forward_keyframe_requests"]
@@ -48,11 +49,11 @@ class FeedTrack(MediaStreamTrack):
 
 
 class PacketTrack(MediaStreamTrack):
-    """The shared encoder's frames in order, from a keyframe on; uses it until stopped."""
+    """The shared frames in order, from a keyframe on; uses their source until stopped."""
 
     kind = "video"
 
-    def __init__(self, encoder: SharedEncoder, on_frame: Callable[[FrameView], None]) -> None:
+    def __init__(self, encoder: PacketSource, on_frame: Callable[[FrameView], None]) -> None:
         super().__init__()
         self._encoder = encoder
         self._on_frame = on_frame
@@ -68,7 +69,8 @@ class PacketTrack(MediaStreamTrack):
         self._index = frame.index
         packet = av.Packet(frame.data)
         packet.pts, packet.time_base = frame.pts, VIDEO_TIME_BASE
-        self._on_frame(frame.view)
+        if frame.view is not None:
+            self._on_frame(frame.view)
         return packet
 
     def request_keyframe(self) -> None:
@@ -81,7 +83,7 @@ class PacketTrack(MediaStreamTrack):
 
 
 def forward_keyframe_requests(sender: RTCRtpSender, track: PacketTrack) -> None:
-    """Pass the viewer's PLI and FIR on to the shared encoder.
+    """Pass the viewer's PLI and FIR on to the shared packets' source.
 
     aiortc's sender turns them into `_send_keyframe()`, which only flags its own encoder,
     and packets bypass that encoder: this instance's hook asks the shared one as well.
