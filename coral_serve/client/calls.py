@@ -280,7 +280,8 @@ def ice_config() -> Call[IceConfig]:
 
 
 def open_webrtc(pipeline_id: str, offer: SdpOffer) -> Call[SdpAnswer]:
-    """The server's answer to a WebRTC offer; `answer.session_id` closes the session."""
+    """The server's answer to a WebRTC offer (`offer.view="raw"`: the camera's own H.264,
+    or a 409 saying why not); `answer.session_id` closes the session."""
     body = offer.model_dump(mode="json", exclude_unset=True)
     return Call("POST", f"/api/v1/streams/{pipeline_id}/webrtc", _as(SdpAnswer), body=body)
 

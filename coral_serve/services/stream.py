@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from coral_serve.config import CoralConfig
-from coral_serve.errors import UnavailableError
+from coral_serve.errors import NotFoundError, UnavailableError
+from coral_serve.schema.spec import SourceSpec
 from coral_serve.schema.streams import (
     ProbeResult,
     RecordingFile,
@@ -36,6 +37,7 @@ from coral_serve.services.media_agent import (
 from coral_serve.services.monitor import VIEWER_REPORT_TTL
 from coral_serve.services.outbound import check_outbound
 from coral_serve.services.sources import check_source
+from coral_serve.streams.errors import RawViewUnavailableError
 from coral_serve.streams.fanout import FeedClosedError, FrameHub, FrameView
 from coral_serve.streams.probe import SourceProber
 from coral_serve.streams.recordings import (
@@ -46,7 +48,7 @@ from coral_serve.streams.recordings import (
 )
 from coral_serve.streams.webrtc import WebRTCSessions, pin_host_addresses
 from coral_serve.tasks import stop_tasks
-from coral_serve.workers.pool import WorkerPool
+from coral_serve.workers.pool import WorkerGone, WorkerPool
 
 __all__ = ["StreamService"]
 
@@ -59,6 +61,7 @@ _LONGEST_WAIT = 30.0
 _MAX_READ = 4 << 20
 # Files whose node this replica remembers, so each chunk of a playback asks one node.
 _MAX_LOCATIONS = 1024
+_WORKER_CALL = 5.0
 
 
 class StreamService:
@@ -108,9 +111,9 @@ class StreamService:
         self._prober.close()
         pin_host_addresses([])
 
-    async def session_count(self, pipeline_id: str | None = None) -> int:
-        """WebRTC viewers on this replica (of one pipeline, or of all)."""
-        return self._sessions.count(pipeline_id)
+    async def session_count(self, pipeline_id: str | None = None, raw: bool = False) -> int:
+        """WebRTC viewers on this replica (of one pipeline, or of all; of the raw view only)."""
+        return self._sessions.count(pipeline_id, raw)
 
     async def _report_viewers(self) -> None:
         """Tell MonitorService this replica's WebRTC viewers per pipeline (coral_stream_viewers),
@@ -144,9 +147,26 @@ class StreamService:
 
     async def offer(self, pipeline_id: str, offer: SdpOffer) -> SdpAnswer:
         """Answer a viewer's WebRTC offer; media then flows to the viewer directly."""
-        answer = await self._sessions.open(pipeline_id, offer)
+        source = await self._raw_source(pipeline_id) if offer.view == "raw" else None
+        answer = await self._sessions.open(pipeline_id, offer, source)
         self._viewers_changed.set()
         return answer
+
+    async def _raw_source(self, pipeline_id: str) -> SourceSpec:
+        """The source the raw view relays: the running worker's, credentials included."""
+        self._sessions.check_enabled()
+        try:
+            source: SourceSpec = await self._workers.call(
+                pipeline_id, "source", timeout=_WORKER_CALL
+            )
+        except (WorkerGone, asyncio.TimeoutError):
+            raise NotFoundError(f"pipeline {pipeline_id!r} is not running") from None
+        except AttributeError:  # a worker from an older release, adopted
+            raise RawViewUnavailableError(
+                f"the worker of pipeline {pipeline_id!r} predates the raw view; restart it"
+            ) from None
+        await check_outbound(source.uri, self._config.pipelines.outbound)  # reopened from here
+        return source
 
     async def close_session(self, session_id: str) -> None:
         await self._sessions.close(session_id)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from coral_serve.errors import CoralError
 
-__all__ = ["BadPathError", "ProbeTimeoutError", "RangeNotSatisfiableError"]
+__all__ = [
+    "BadPathError",
+    "ProbeTimeoutError",
+    "RangeNotSatisfiableError",
+    "RawViewUnavailableError",
+]
 
 
 class BadPathError(CoralError):
@@ -22,3 +27,11 @@ class RangeNotSatisfiableError(CoralError):
 class ProbeTimeoutError(CoralError):
     status = 504
     error = "timeout"
+
+
+class RawViewUnavailableError(CoralError):
+    """The raw view cannot be relayed (not H.264, or not reachable from this node); the
+    annotated view of the same pipeline is unaffected."""
+
+    status = 409
+    error = "raw_view_unavailable"

@@ -2,12 +2,15 @@
 
 The browser offers (receive video, optionally a data channel); the replica answers with a
 send-only video track and sends each frame's results as JSON on the data channel. Media goes
-straight to the browser over UDP; only signalling passes through Serve.
+straight to the browser over UDP; only signalling passes through Serve. The annotated view
+sends the pipeline's frames; the raw view the camera's own H.264 (`SourceRelay`), with the
+results still on the data channel as they come.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -28,9 +31,13 @@ from aiortc.sdp import SessionDescription
 
 from coral_serve.config.streams import Codec, WebRTCConfig
 from coral_serve.errors import InvalidRequestError, NotFoundError, TooManyError
+from coral_serve.schema.spec import SourceSpec
 from coral_serve.schema.streams import SdpAnswer, SdpOffer
 from coral_serve.streams.encoder import SharedEncoder
-from coral_serve.streams.fanout import Feed, FrameHub, FrameView
+from coral_serve.streams.errors import RawViewUnavailableError
+from coral_serve.streams.fanout import Feed, FeedClosedError, FrameHub, FrameView
+from coral_serve.streams.packets import PacketSource
+from coral_serve.streams.relay import SourceRelay
 from coral_serve.streams.tracks import FeedTrack, PacketTrack, forward_keyframe_requests
 
 __all__ = [
@@ -123,19 +130,22 @@ class ViewerSession:
         self._feed: Feed | None = None
         self._track: FeedTrack | PacketTrack | None = None
         self.codec = ""
-        self._supervisor: asyncio.Task[None] | None = None
+        self.raw = False
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def answer(
         self,
         feed: Feed,
         offer: SdpOffer,
         codecs: list[RTCRtpCodecCapability],
-        shared: Callable[[], SharedEncoder] | None,
+        shared: Callable[[], PacketSource] | None,
     ) -> str:
-        """Answer `offer` with the feed's video: the packets of the `shared` encoder when
-        H.264 is negotiated, else this viewer's own encode. The codec preference is set
-        before the remote description, the only time aiortc applies it; the track is
-        chosen once the codec is known, before any media flows."""
+        """Answer `offer` with the `shared` packets when H.264 is negotiated, else this
+        viewer's own encode of the feed (never for the raw view: its packets are the
+        camera's). The codec preference is set before the remote description, the only
+        time aiortc applies it; the track is chosen once the codec is known, before any
+        media flows."""
+        self.raw = offer.view == "raw"
         pc = self._pc
         self._feed = feed
         feed.attach()
@@ -156,25 +166,35 @@ class ViewerSession:
         if shared is not None and self.codec == "H264":
             track: FeedTrack | PacketTrack = PacketTrack(shared(), self._send_result)
             forward_keyframe_requests(transceiver.sender, track)
+        elif self.raw:
+            raise RawViewUnavailableError(
+                "the raw view sends the camera's H.264 as it is, and this offer does not "
+                "accept H.264 (the annotated view works in VP8)"
+            )
         else:
             track = FeedTrack(feed, self._send_result)
         self._track = track
         transceiver.sender.replaceTrack(track)
         await pc.setLocalDescription(answer)  # gathers candidates: seconds with STUN/TURN
-        self._supervisor = asyncio.create_task(self._supervise(feed))
+        self._tasks.append(asyncio.create_task(self._supervise(feed)))
+        if self.raw:  # the video carries no results of its own
+            self._tasks.append(asyncio.create_task(self._forward_results(feed)))
         return pc.localDescription.sdp
 
     @property
     def encoding(self) -> str:
-        """How this viewer's video is made, for logs: `H264 shared` or `VP8 own`."""
+        """How this viewer's video is made, for logs: `H264 shared`, `H264 raw`, `VP8 own`."""
+        if self.raw:
+            return f"{self.codec} raw"
         return f"{self.codec} {'shared' if isinstance(self._track, PacketTrack) else 'own'}"
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._supervisor is not None and self._supervisor is not asyncio.current_task():
-            self._supervisor.cancel()
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
         await self._pc.close()
         if self._track is not None:
             self._track.stop()  # a sender that never started does not stop its track
@@ -203,6 +223,16 @@ class ViewerSession:
             view.message = json.dumps({"seq": view.seq, "pts": view.pts, **view.result})
         channel.send(view.message)
 
+    async def _forward_results(self, feed: Feed) -> None:
+        """Each published frame's results, as the annotated view sends them with its video."""
+        seq = 0
+        with contextlib.suppress(FeedClosedError):  # the supervisor closes the session
+            while True:
+                view = await feed.next(seq)
+                assert view is not None  # no timeout given
+                seq = view.seq
+                self._send_result(view)
+
     async def _supervise(self, feed: Feed) -> None:
         """Close when ICE never connects, the peer goes away or the pipeline ends."""
         await _first(self._connected, self._gone, feed.closed, timeout=_CONNECT_TIMEOUT)
@@ -229,29 +259,43 @@ class WebRTCSessions:
             iceServers=[RTCIceServer(**server.model_dump()) for server in servers]
         )
         self._codecs = codec_preferences(config.codec)
+        self._raw_codecs = codec_preferences(Codec.h264)
         self._sessions: dict[str, ViewerSession] = {}
         self._encoders: dict[str, SharedEncoder] = {}
+        self._relays: dict[str, SourceRelay] = {}
 
-    def count(self, pipeline_id: str | None = None) -> int:
-        if pipeline_id is None:
-            return len(self._sessions)
-        return sum(1 for s in self._sessions.values() if s.pipeline_id == pipeline_id)
+    def count(self, pipeline_id: str | None = None, raw: bool = False) -> int:
+        """Open sessions (of one pipeline; only those of the raw view)."""
+        return sum(
+            1
+            for s in self._sessions.values()
+            if pipeline_id in (None, s.pipeline_id) and (s.raw or not raw)
+        )
 
     def by_pipeline(self) -> dict[str, int]:
         """Open sessions per pipeline id."""
         return dict(Counter(session.pipeline_id for session in self._sessions.values()))
 
-    async def open(self, pipeline_id: str, offer: SdpOffer) -> SdpAnswer:
+    def check_enabled(self) -> None:
         if not self._config.enabled:
             raise NotFoundError("WebRTC is disabled (streams.webrtc.enabled); use MJPEG")
+
+    async def open(
+        self, pipeline_id: str, offer: SdpOffer, source: SourceSpec | None = None
+    ) -> SdpAnswer:
+        """A viewer session; the raw view needs the pipeline's `source`, relayed from here."""
+        self.check_enabled()
         self._check_limits(pipeline_id)
         session_id = f"{self._owner}-{uuid.uuid4().hex}"
         session = ViewerSession(session_id, pipeline_id, self._rtc, self._forget)
         self._sessions[session.id] = session  # counts against the limits from now on
         try:
             feed = await self._hub.require(pipeline_id)
-            shared = (lambda: self._encoder(feed)) if self._config.shared_encoder else None
-            sdp = await session.answer(feed, offer, self._codecs, shared)
+            if source is not None:
+                sdp = await self._answer_raw(session, feed, offer, source)
+            else:
+                shared = (lambda: self._encoder(feed)) if self._config.shared_encoder else None
+                sdp = await session.answer(feed, offer, self._codecs, shared)
         except BaseException:
             await session.close()
             raise
@@ -274,9 +318,10 @@ class WebRTCSessions:
     async def close_all(self) -> None:
         for session in list(self._sessions.values()):
             await session.close()
-        for encoder in list(self._encoders.values()):
+        for encoder in [*self._encoders.values(), *self._relays.values()]:
             await encoder.close()
         self._encoders.clear()
+        self._relays.clear()
 
     def _check_limits(self, pipeline_id: str) -> None:
         config = self._config
@@ -299,8 +344,29 @@ class WebRTCSessions:
             self._encoders[feed.pipeline_id] = encoder
         return encoder
 
+    async def _answer_raw(
+        self, session: ViewerSession, feed: Feed, offer: SdpOffer, source: SourceSpec
+    ) -> str:
+        """Answer with the pipeline's relay, held while the source opens (a refusal then
+        answers the offer) and until the viewer's track holds it."""
+        relay = self._relays.get(feed.pipeline_id)
+        if relay is None or relay.closed or relay.source != source:
+            relay = self._relays[feed.pipeline_id] = SourceRelay(feed.pipeline_id, source)
+        relay.attach()
+        try:
+            await relay.ready()
+            return await session.answer(feed, offer, self._raw_codecs, lambda: relay)
+        finally:
+            relay.detach()
+            self._drop_unused(feed.pipeline_id)
+
     def _forget(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)
-        encoder = self._encoders.get(session.pipeline_id) if session is not None else None
-        if encoder is not None and not encoder.users:
-            del self._encoders[encoder.feed.pipeline_id]
+        if session is not None:
+            self._drop_unused(session.pipeline_id)
+
+    def _drop_unused(self, pipeline_id: str) -> None:
+        for users in (self._encoders, self._relays):
+            encoder = users.get(pipeline_id)
+            if encoder is not None and not encoder.users:
+                del users[pipeline_id]

@@ -15,7 +15,7 @@ from coral_serve.engine.model import ModelFiles
 from coral_serve.engine.recorder import RecordingSettings, SegmentRecorder
 from coral_serve.engine.sessions import SharedSessions
 from coral_serve.logs import mask_handlers
-from coral_serve.schema.spec import PipelineSpec
+from coral_serve.schema.spec import PipelineSpec, SourceSpec
 from coral_serve.workers.priority import apply_worker_priority
 
 __all__ = ["PipelineWorker"]
@@ -108,6 +108,11 @@ class PipelineWorker:
         self._engine.update(spec, self._recorder)
         if old is not None and old is not self._recorder:
             old.close()  # keeps the segment recorded so far
+
+    def source(self) -> SourceSpec:
+        """The source as the pipeline was given it, credentials included: the raw live view
+        opens it again on StreamService's node (and never shows it)."""
+        return self._engine.spec.source
 
     def identity(self) -> dict[str, Any]:
         return {"pipeline_id": self.pipeline_id, "generation": self.generation}

@@ -54,10 +54,15 @@ async def ice_config(request: Request, response: Response) -> IceConfig:
     response_model=SdpAnswer,
     responses={
         404: _LIVE_ERRORS[404],
+        409: {
+            "description": "The raw view cannot be had: the source is not H.264, cannot be "
+            "reached from the stream service's node, or the offer does not accept H.264"
+        },
         422: {"description": "Unusable SDP offer"},
         429: {"description": "Viewer limit reached"},
     },
-    summary="Answer a WebRTC offer: video of the pipeline, results on the data channel",
+    summary="Answer a WebRTC offer: video of the pipeline (annotated, or the camera's own "
+    "H.264 passed through), results on the data channel",
     dependencies=[Depends(require_role(Role.viewer))],
 )
 async def open_webrtc(
