@@ -1,11 +1,13 @@
-"""Benchmark: WebRTC live view of one 640x480, 30 fps pipeline, encoder per viewer vs shared.
+"""Benchmark: WebRTC live view of one 640x480, 30 fps pipeline: encoder per viewer, shared
+encoder, raw passthrough.
 
     .venv/bin/python bench/streams.py [--video PATH] [--seconds S] [--viewers 1,10,50]
 
 The control plane (in-process services, a real pipeline worker in threads, the ingress on a
-loopback port) runs in this process twice: first with an encoder per viewer
+loopback port) runs in this process three times: first with an encoder per viewer
 (`streams.webrtc.shared_encoder=false`, how every viewer was served before), then with one
-H.264 encoder per pipeline whose packets every viewer is sent (the default). The viewers
+H.264 encoder per pipeline whose packets every viewer is sent (the default), then with the
+raw view (`view: raw`: the clip's own H.264 relayed, no decode or encode). The viewers
 are aiortc peers in a child process, so this process's CPU time is the server's own; they
 count the frames they receive without decoding them (decoding 50 streams would take more
 cores than the server), except the viewers that join mid-stream to time their first frame,
@@ -14,21 +16,25 @@ which decode, in a process of their own. Prints, per mode and viewer count:
 1. fps per viewer (mean / min) and the frame delay capture → viewer p50/p95 (each video
    frame matched to its capture time through the pts announced on the data channel;
    aiortc's receiver releases a frame only when the next one starts arriving, so this
-   includes one frame interval a browser does not add);
+   includes one frame interval a browser does not add; n/a for the raw view, whose pts
+   are the source's own);
 2. server CPU, per viewer over the pipeline alone, and per additional viewer (over the
    first viewer's figure); the viewer process's own CPU (both share this machine's cores);
 3. first frame of a viewer joining mid-stream: offer made → first decoded frame;
 
-then the ratios of the two modes, and where a frame's server time goes (one JPEG decode
-and one shared encode per replica against one encode per viewer).
+then the ratios of each mode to the one before, and where a frame's server time goes (one
+JPEG decode and one shared encode per replica against one encode per viewer, against one
+demux per replica for the raw view).
 
-The default source is a synthetic 640x480, 30 fps clip written with PyAV (vtest is 10 fps).
+The default source is a synthetic 640x480, 30 fps H.264 clip written with PyAV, a keyframe
+every 2 s and no B-frames, as cameras send (vtest is 10 fps).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -54,7 +60,12 @@ import psutil  # noqa: E402
 WARMUP_SECONDS = 2.0
 JOINS = 3
 PTS_WRAP = 1 << 32
-MODES = (("encoder per viewer", False), ("shared encoder", True))
+# (label, streams.webrtc.shared_encoder, the offer's view)
+MODES = (
+    ("encoder per viewer", False, "annotated"),
+    ("shared encoder", True, "annotated"),
+    ("raw passthrough", True, "raw"),
+)
 
 
 def synthetic_clip(path: Path, seconds: int = 10, fps: int = 30) -> Path:
@@ -62,6 +73,7 @@ def synthetic_clip(path: Path, seconds: int = 10, fps: int = 30) -> Path:
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        stream.options = {"g": str(2 * fps), "bf": "0"}
         across = np.linspace(0, 255, 640, dtype=np.uint8)[None, :].repeat(480, 0)
         down = np.linspace(0, 255, 480, dtype=np.uint8)[:, None].repeat(640, 1)
         for index in range(seconds * fps):
@@ -115,13 +127,14 @@ def count_without_decoding() -> None:
     aiortc.rtcrtpreceiver.get_decoder = lambda codec: Counting()
 
 
-async def connect(client: httpx.AsyncClient, pipeline_id: str, viewer: Any) -> None:
-    answer = await client.post(f"/api/v1/streams/{pipeline_id}/webrtc", json=await viewer.offer())
+async def connect(client: httpx.AsyncClient, pipeline_id: str, viewer: Any, view: str) -> None:
+    offer = {**await viewer.offer(), "view": view}
+    answer = await client.post(f"/api/v1/streams/{pipeline_id}/webrtc", json=offer)
     answer.raise_for_status()
     await viewer.accept(answer.json())
 
 
-async def run_viewers(url: str, pipeline_id: str, count: int, seconds: float) -> None:
+async def run_viewers(url: str, pipeline_id: str, view: str, count: int, seconds: float) -> None:
     """Watch with `count` counting viewers; print "measuring", then the figures, then stay
     connected until stdin closes (while the joining viewers are timed)."""
     from coral_serve.streams.webrtc import pin_host_addresses
@@ -131,7 +144,7 @@ async def run_viewers(url: str, pipeline_id: str, count: int, seconds: float) ->
     pin_host_addresses(["127.0.0.1"])
     viewers = [Viewer() for _ in range(count)]
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        await asyncio.gather(*(connect(client, pipeline_id, viewer) for viewer in viewers))
+        await asyncio.gather(*(connect(client, pipeline_id, v, view) for v in viewers))
         await asyncio.gather(*(viewer.wait_frames(1, timeout=60) for viewer in viewers))
     await asyncio.sleep(WARMUP_SECONDS)
     before = [len(v.frame_times) for v in viewers]
@@ -140,14 +153,14 @@ async def run_viewers(url: str, pipeline_id: str, count: int, seconds: float) ->
     await asyncio.sleep(seconds)
     elapsed = time.monotonic() - began
     fps = [(len(v.frame_times) - n) / elapsed for v, n in zip(viewers, before, strict=True)]
-    delays = [d for v in viewers for d in capture_delays(v)]
+    delays = [] if view == "raw" else [d for v in viewers for d in capture_delays(v)]
     print(json.dumps({"fps": fps, "delays": delays}), flush=True)
     await asyncio.to_thread(sys.stdin.read)
     for viewer in viewers:
         await viewer.close()
 
 
-async def run_joins(url: str, pipeline_id: str, rounds: int) -> None:
+async def run_joins(url: str, pipeline_id: str, view: str, rounds: int) -> None:
     """Join `rounds` times, one decoding viewer at a time; print each first-frame time."""
     from coral_serve.streams.webrtc import pin_host_addresses
     from tests.unit.streams.viewer import Viewer
@@ -158,7 +171,7 @@ async def run_joins(url: str, pipeline_id: str, rounds: int) -> None:
         for _ in range(rounds):
             viewer = Viewer()
             began = time.time()
-            await connect(client, pipeline_id, viewer)
+            await connect(client, pipeline_id, viewer, view)
             await viewer.wait_frames(1, timeout=60)
             first.append(viewer.frame_times[0] - began)
             await viewer.close()
@@ -181,11 +194,16 @@ class Row:
 
 
 def watch_in_children(
-    url: str, pipeline_id: str, count: int, seconds: float, published: Callable[[], int]
+    url: str,
+    pipeline_id: str,
+    view: str,
+    count: int,
+    seconds: float,
+    published: Callable[[], int],
 ) -> Row:
     """`count` viewers in one child process, then viewers joining mid-stream in another;
     `published` counts the pipeline's frames so far."""
-    command = [sys.executable, __file__, "--viewer-process", url, pipeline_id, str(count)]
+    command = [sys.executable, __file__, "--viewer-process", url, pipeline_id, view, str(count)]
     child = subprocess.Popen(
         [*command, str(seconds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -202,7 +220,7 @@ def watch_in_children(
     source_fps = (published() - frames) / elapsed
     figures = json.loads(child.stdout.readline())
     joins = subprocess.run(
-        [sys.executable, __file__, "--join-process", url, pipeline_id, str(JOINS)],
+        [sys.executable, __file__, "--join-process", url, pipeline_id, view, str(JOINS)],
         capture_output=True,
         text=True,
         check=True,
@@ -220,12 +238,14 @@ def idle_cpu(seconds: float) -> float:
     return (sum(server.cpu_times()[:2]) - before) / seconds
 
 
-def per_frame_costs(jpeg: bytes, rounds: int = 60) -> dict[str, float]:
+def per_frame_costs(jpeg: bytes, video: Path, rounds: int = 60) -> dict[str, float]:
     """Milliseconds per frame: JPEG → I420; aiortc's own VP8 and H.264 encodes (one per
-    viewer); the shared H.264 encoder's (one per pipeline per replica)."""
+    viewer); the shared H.264 encoder's (one per pipeline per replica); the raw view's
+    demux to Annex B (one per pipeline per replica)."""
     from aiortc.codecs import get_encoder
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+    from coral_serve.streams.demux import H264Demuxer
     from coral_serve.streams.encoder import _H264
     from coral_serve.streams.pictures import decode_i420
 
@@ -249,6 +269,12 @@ def per_frame_costs(jpeg: bytes, rounds: int = 60) -> dict[str, float]:
     for index in range(rounds):
         shared.encode(i420, index * 3000, index == 0)
     costs["H264 shared"] = (time.perf_counter() - began) / rounds * 1000
+    demuxer, read = H264Demuxer(str(video), timeout=5.0), 0
+    began = time.perf_counter()
+    while read < rounds and (packets := demuxer.read()) is not None:
+        read += len(packets)
+    costs["raw demux"] = (time.perf_counter() - began) / max(read, 1) * 1000
+    demuxer.close()
     return costs
 
 
@@ -278,7 +304,7 @@ def print_row(row: Row, idle: float, first: Row) -> None:
 
 
 async def measure(
-    shared: bool, video: Path, data: Path, seconds: float, counts: list[int]
+    shared: bool, view: str, video: Path, data: Path, seconds: float, counts: list[int]
 ) -> tuple[float, list[Row], bytes]:
     """(server CPU with the pipeline alone, a row per viewer count, a published JPEG)."""
     from coral_serve.config import ConfigSources, load_config
@@ -332,7 +358,7 @@ async def measure(
         for count in counts:
             rows.append(
                 await asyncio.to_thread(
-                    watch_in_children, url, pipeline_id, count, seconds, published
+                    watch_in_children, url, pipeline_id, view, count, seconds, published
                 )
             )
             print_row(rows[-1], idle, rows[0])
@@ -340,6 +366,7 @@ async def measure(
 
 
 def ratios(before: list[Row], after: list[Row]) -> None:
+    """Each viewer count of `after` against the same count of `before`."""
     first_before, first_after = before[0], after[0]
     for old, new in zip(before[1:], after[1:], strict=True):
         span = new.viewers - first_after.viewers
@@ -369,15 +396,16 @@ async def serve_and_measure(
         f"load average {load()}"
     )
     results = {}
-    for label, shared in MODES:
+    for label, shared, view in MODES:
         if label in modes:
             print(f"\n== {label} ==")
             data = scratch / label.replace(" ", "-")
-            results[shared] = await measure(shared, video, data, seconds, counts)
-    if len(results) == len(MODES):
-        print("\n== encoder per viewer → shared encoder ==")
-        ratios(results[False][1], results[True][1])
-    costs = per_frame_costs(next(iter(results.values()))[2])
+            results[label] = await measure(shared, view, video, data, seconds, counts)
+    measured = list(results)
+    for before, after in itertools.pairwise(measured):
+        print(f"\n== {before} → {after} ==")
+        ratios(results[before][1], results[after][1])
+    costs = per_frame_costs(next(iter(results.values()))[2], video)
     print("per frame, ms: " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs.items()))
     print(f"load average at the end {load()} (other work on the box starves both ends)")
 
@@ -388,19 +416,19 @@ def load() -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--viewer-process":
-        url, pipeline_id, count, seconds = sys.argv[2:6]
-        asyncio.run(run_viewers(url, pipeline_id, int(count), float(seconds)))
+        url, pipeline_id, view, count, seconds = sys.argv[2:7]
+        asyncio.run(run_viewers(url, pipeline_id, view, int(count), float(seconds)))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--join-process":
-        url, pipeline_id, rounds = sys.argv[2:5]
-        asyncio.run(run_joins(url, pipeline_id, int(rounds)))
+        url, pipeline_id, view, rounds = sys.argv[2:6]
+        asyncio.run(run_joins(url, pipeline_id, view, int(rounds)))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--video", type=Path, help="Source clip (default: synthetic 30 fps).")
     parser.add_argument("--seconds", type=float, default=5.0, help="Window per figure.")
     parser.add_argument("--viewers", default="1,10,50", help="Viewer counts to measure.")
     parser.add_argument(
-        "--modes", default=",".join(label for label, _ in MODES), help="Modes to measure."
+        "--modes", default=",".join(label for label, *_ in MODES), help="Modes to measure."
     )
     args = parser.parse_args()
     counts = [int(n) for n in args.viewers.split(",")]
