@@ -78,6 +78,11 @@ async def test_make_run_shows_live_detections_of_the_demo(
             assert int(await count.inner_text()) >= 1
             if target := os.environ.get("SCREENSHOT_TO"):
                 await write_screenshot(page, Path(target))
+            # The overview's tile counts what the newest frame holds, by push.
+            await page.goto(f"{url}/#/pipelines")
+            people = page.locator("[data-name=demo] .tile-counts .count[data-label=person]")
+            await people.wait_for(timeout=15_000)
+            assert int((await people.inner_text()).split()[0]) >= 1
     finally:
         survivors = terminate_and_collect_survivors(process, signal.SIGTERM)
     assert survivors == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ class AnalyticsStage:
         self._regions = Regions(spec.zones, spec.lines, tracking=self._tracker.enabled)
         self._lifecycle = EventLifecycle(pipeline_id, spec.events.end_after_seconds)
         self._events = ResultsBuffer(spec.events.buffer)
+        self._objects: dict[str, int] = {}  # the newest frame's detections per label
         self._lock = threading.Lock()
 
     def process(
@@ -61,6 +63,7 @@ class AnalyticsStage:
                 self._regions.redraw(spec.zones, spec.lines)
             self._spec = spec
             zones, crossings = self._regions.observe(seen, frame_id, timestamp)
+            self._objects = dict(Counter(d.class_name for d in detections))
         sightings = [
             Sighting(track_id, detection, names)
             for detection, track_id, names in zip(detections, track_ids, zones, strict=True)
@@ -94,11 +97,13 @@ class AnalyticsStage:
         return self._events.read(after, max_items)
 
     def counts(self) -> dict[str, Any]:
-        """`zones`: objects in each zone now, per label; `lines`: crossings since the
-        worker started, per direction and label."""
+        """`objects`: the newest frame's detections per label; `zones`: objects in each
+        zone now, per label; `lines`: crossings since the worker started, per direction and
+        label."""
         with self._lock:
             regions = self._regions
             return {
+                "objects": dict(self._objects),
                 "zones": {name: dict(per) for name, per in regions.occupancy.items()},
                 "lines": {
                     name: {way: dict(totals.get(way, {})) for way in ("in", "out")}

@@ -1,6 +1,6 @@
 // Overview: one tile per pipeline with a periodic JPEG snapshot (never a stream per tile:
-// ingress admission counts open streams per client), its state, fps and counters, all
-// updated by the push stream.
+// ingress admission counts open streams per client), its state, fps, counters and object
+// counts, all updated by the push stream.
 import { Component } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import { api } from "../api.js";
@@ -38,6 +38,20 @@ function Thumbnail({ id, running, delay }) {
     <img ref=${img} class="tile-thumb" alt="" /></a>`;
 }
 
+// What the newest frame holds per label, and who is in each zone now (from the worker's
+// analytics counts in its status), most first.
+function Counts({ analytics }) {
+  const objects = Object.entries(analytics?.objects || {}).sort((a, b) => b[1] - a[1]);
+  const zones = Object.entries(analytics?.zones || {})
+    .map(([zone, labels]) => [zone, Object.values(labels).reduce((sum, n) => sum + n, 0)])
+    .filter(([, n]) => n > 0);
+  if (!objects.length && !zones.length) return null;
+  return html`<p class="tile-counts">
+    ${objects.map(([label, n]) => html`<span class="count" data-label=${label}>${n} ${label}</span> `)}
+    ${zones.map(([zone, n]) => html`<span class="count zone" data-zone=${zone}>${zone}: ${n}</span> `)}
+  </p>`;
+}
+
 // A tile re-renders only when its own view changes, so one push costs one tile's diff.
 class Tile extends Component {
   shouldComponentUpdate(next) { return next.view !== this.props.view; }
@@ -50,6 +64,7 @@ class Tile extends Component {
         <${Badge} state=${s.state} />
       </div>
       <p class="tile-stats muted"><span class="fps">${s.fps.toFixed(1)}</span> fps · <span class="frames">${s.counters.frames_processed}</span> frames · <span class="dropped">${s.counters.frames_dropped}</span> dropped${s.restarts ? ` · ${s.restarts} restarts` : ""}</p>
+      <${Counts} analytics=${s.analytics} />
       ${s.reason && html`<p class="tile-reason error">${s.reason}</p>`}
       <${PipelineActions} view=${view} />
     </article>`;

@@ -67,6 +67,7 @@ def test_zone_membership_follows_min_frames_loiter_seconds_and_classes(scene) ->
 
 def test_zone_occupancy_is_the_count_now(parked, scene) -> None:
     assert parked[0].counts()["zones"] == {"dock": {"car": 1}, "bay": {"car": 1}}
+    assert parked[0].counts()["objects"] == Counter(d["class"] for d in parked[1][-1]["detections"])
     assert scene[0].counts()["zones"] == {"dock": {}, "bay": {}}  # everyone has left
 
 
@@ -86,6 +87,7 @@ def test_a_redrawn_line_keeps_its_totals() -> None:
     moved = spec.model_copy(update={"lines": [spec.lines[0]], "zones": []})
     stage.process([], 25, 2.5, (WIDTH, HEIGHT), moved)
     assert stage.counts() == {
+        "objects": {},  # the frame just processed had nothing in it
         "zones": {},
         "lines": {"gate": {"in": {"person": 1, "car": 1}, "out": {}}},
     }
