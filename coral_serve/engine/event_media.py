@@ -1,11 +1,11 @@
 """`EventMediaWriter`: the worker's `EventMedia`: best-frame snapshots and clips of object events.
 
-One H.264 encoder per pipeline (the recorder's settings, in-band SPS/PPS so any keyframe
-starts a playable file) feeds a ring of encoded packets `pre_capture` seconds deep; a clip is
-those packets from the last keyframe before `start - pre_capture`, then every new packet
-until `end + post_capture`, muxed into MP4 without encoding anything again. Encoding, muxing
-and JPEG writes run in one thread of their own: the publish stage only queues a copy of the
-frame, and when the thread falls behind frames are dropped, never video delayed.
+Clips are cut from the packets of the pipeline's `PacketEncoder` (the one its recordings
+are muxed from too): a ring of them `pre_capture` seconds deep; a clip is those packets from
+the last keyframe before `start - pre_capture`, then every new packet until
+`end + post_capture`, muxed into MP4 without encoding anything again. Muxing and JPEG writes
+run in one thread of their own: the publish stage only queues a copy of a snapshot's frame
+(dropped while the thread is behind, never video delayed), the encoder queues its packets.
 
 Files: `<data_dir>/events/<pipeline_id>/<event_id>{.jpg,-crop.jpg,.mp4}` (`event_media_path`),
 each written under a temporary name and renamed when complete.
@@ -21,15 +21,13 @@ import re
 import threading
 from collections import deque
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-import av
 import cv2
 import numpy as np
 
-from coral_serve.engine.recorder import ENCODER_OPTIONS
+from coral_serve.engine.encoding import Packet, PacketEncoder, PacketFile
 from coral_serve.schema.analytics import EventsSpec
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
 from coral_serve.schema.records import PIPELINE_ID_PATTERN
@@ -52,10 +50,8 @@ _PIPELINE_ID = re.compile(PIPELINE_ID_PATTERN)
 _EVENT_ID_LENGTH = 32
 _EVENT_ID = re.compile(rf"^[0-9a-f]{{{_EVENT_ID_LENGTH}}}$")
 _TEMP_PREFIX = ".event-"
-_TIME_BASE = Fraction(1, 1000)
-# Frames and snapshots waiting for the media thread; beyond this they are dropped.
+# Snapshots waiting for the media thread; beyond this they are dropped.
 _QUEUE_ITEMS = 64
-_GOP_SECONDS = 1.0  # a keyframe at least this often: clips start at most this early
 _JPEG = [cv2.IMWRITE_JPEG_QUALITY, 85]
 _HIGHLIGHT = (0, 215, 255)  # BGR amber: the event's own box on its snapshot
 
@@ -101,23 +97,10 @@ def event_media_path(
 
 
 @dataclass(frozen=True)
-class _Packet:
-    timestamp: float
-    keyframe: bool
-    data: bytes
-
-
-@dataclass(frozen=True)
 class _Snapshot:
     event_id: str
     image: np.ndarray
     box: tuple[int, int, int, int]
-
-
-@dataclass(frozen=True)
-class _Frame:
-    image: np.ndarray
-    timestamp: float
 
 
 @dataclass(frozen=True)
@@ -134,7 +117,7 @@ class _EndAll:
     """End every open clip now, with the video it holds (the pipeline stops)."""
 
 
-_Item = _Frame | _Snapshot | _ClipMark | _EndAll
+_Item = Packet | _Snapshot | _ClipMark | _EndAll
 
 
 @dataclass
@@ -155,85 +138,42 @@ class _Clip:
     path: Path
     temp: Path
     stop_at: float | None = None
-    container: av.container.OutputContainer | None = None
-    stream: av.video.stream.VideoStream | None = None
-    first_pts: int | None = None
-    last_pts: int = -1
+    file: PacketFile | None = None
 
-    def mux(self, packet: _Packet, size: tuple[int, int]) -> None:
-        if self.container is None:
+    def mux(self, packet: Packet) -> None:
+        if self.file is None:
             if not packet.keyframe:
                 return  # a clip starts on a keyframe: those before it cannot be decoded
-            self.container = av.open(
-                str(self.temp), "w", format="mp4", options={"movflags": "+faststart"}
-            )
-            self.stream = self.container.add_stream("h264", rate=25)
-            self.stream.width, self.stream.height = size
-            self.stream.pix_fmt = "yuv420p"
-            self.stream.time_base = _TIME_BASE
-            self.first_pts = round(packet.timestamp * 1000)
-        pts = max(round(packet.timestamp * 1000) - (self.first_pts or 0), self.last_pts + 1)
-        self.last_pts = pts
-        out = av.Packet(packet.data)
-        out.pts = out.dts = pts
-        out.time_base = _TIME_BASE
-        out.stream = self.stream
-        out.is_keyframe = packet.keyframe
-        self.container.mux(out)  # type: ignore[union-attr]
+            self.file = PacketFile(self.temp, packet)
+        self.file.mux(packet)
 
     def finish(self) -> None:
-        if self.container is None:
+        if self.file is None:
             raise RuntimeError("no video of the event was encoded")
-        self.container.close()
+        self.file.close()
         os.replace(self.temp, self.path)
 
     def discard(self) -> None:
-        if self.container is not None:
-            with contextlib.suppress(Exception):
-                self.container.close()
-        self.temp.unlink(missing_ok=True)
-
-
-class _Encoder:
-    """libx264 with the recorder's options; packets carry capture timestamps."""
-
-    def __init__(self, size: tuple[int, int], first: float) -> None:
-        self.size = size
-        self._first = first
-        self._pts = -1
-        codec = av.CodecContext.create("libx264", "w")
-        codec.width, codec.height = size
-        codec.pix_fmt = "yuv420p"
-        codec.time_base = _TIME_BASE
-        codec.framerate = Fraction(25)
-        codec.options = dict(ENCODER_OPTIONS)
-        codec.open()
-        self._codec = codec
-        self._next_keyframe = first
-
-    def encode(self, image: np.ndarray, timestamp: float) -> list[_Packet]:
-        width, height = self.size
-        frame = av.VideoFrame.from_ndarray(
-            np.ascontiguousarray(image[:height, :width]), format="bgr24"
-        )
-        self._pts = max(self._pts + 1, round((timestamp - self._first) * 1000))
-        frame.pts = self._pts
-        frame.time_base = _TIME_BASE
-        if timestamp >= self._next_keyframe:  # by time, whatever the source's frame rate
-            frame.pict_type = av.video.frame.PictureType.I
-            self._next_keyframe = timestamp + _GOP_SECONDS
-        return [
-            _Packet(self._first + packet.pts / 1000, bool(packet.is_keyframe), bytes(packet))
-            for packet in self._codec.encode(frame)
-        ]
+        if self.file is not None:
+            self.file.discard()
 
 
 class EventMediaWriter:
-    """Implements the engine's `EventMedia` for one pipeline (see the module docstring)."""
+    """Implements the engine's `EventMedia` for one pipeline (see the module docstring);
+    `encoder` (needed for clips) is the pipeline's, which the engine gives every frame."""
 
-    def __init__(self, directory: Path, events: EventsSpec, name: str = "events") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        events: EventsSpec,
+        encoder: PacketEncoder | None = None,
+        name: str = "events",
+    ) -> None:
+        if events.clip and encoder is None:
+            raise ValueError("clips are cut from a PacketEncoder's packets")
         self.directory = directory
         self._spec = events
+        self._encoder = encoder if events.clip else None
         self.dropped = 0
         self.errors = 0
         self._tracked: dict[str, _Tracked] = {}
@@ -242,12 +182,14 @@ class EventMediaWriter:
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._closed = False
         # Owned by the media thread:
-        self._encoder: _Encoder | None = None
-        self._ring: deque[_Packet] = deque()
+        self._size: tuple[int, int] | None = None  # of the packets in the ring
+        self._ring: deque[Packet] = deque()
         self._clips: dict[str, _Clip] = {}
         directory.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name=f"{name}-media", daemon=True)
         self._thread.start()
+        if self._encoder is not None:
+            self._encoder.subscribe(self)
 
     # -- the publish stage's side ------------------------------------------------------
 
@@ -260,8 +202,6 @@ class EventMediaWriter:
         if self._closed:
             return revisions
         out = [self._mark(image, revision) for revision in revisions]
-        if self._spec.clip:
-            self._offer(_Frame(image.copy(), timestamp))
         return out + self._clip_revisions()
 
     def on_stop(self, revisions: list[ObjectEvent]) -> list[ObjectEvent]:
@@ -270,9 +210,18 @@ class EventMediaWriter:
         if self._closed:
             return revisions
         out = [self._mark(None, revision) for revision in revisions]
+        if self._encoder is not None:
+            self._encoder.flush()  # the clips get every frame published before the stop
         self._offer(_EndAll())
         self.flush()
         return out + self._clip_revisions()
+
+    def on_packet(self, packet: Packet) -> None:
+        """From the encoder's thread: always queued (small, and one lost would spoil a GOP)."""
+        self._queue.put_nowait(packet)
+
+    def on_idle(self) -> None:
+        """A gap in the video changes nothing here: open clips wait for their `stop_at`."""
 
     def flush(self) -> None:
         """Wait until every item queued so far is handled (a worker stopping, a test)."""
@@ -283,6 +232,8 @@ class EventMediaWriter:
         if self._closed:
             return
         self._closed = True
+        if self._encoder is not None:
+            self._encoder.unsubscribe(self)
         self._queue.put(None)
         self._thread.join(timeout)
 
@@ -334,11 +285,10 @@ class EventMediaWriter:
         return made
 
     def _offer(self, item: _Item) -> bool:
-        """Queue an item without waiting. A frame or snapshot (the heavy items) is dropped
-        while the thread is behind; a clip mark always goes in (it is small and losing it
-        would lose a clip)."""
-        heavy = isinstance(item, _Frame | _Snapshot)
-        if heavy and self._queue.qsize() >= _QUEUE_ITEMS:
+        """Queue an item without waiting. A snapshot (a whole frame) is dropped while the
+        thread is behind; a clip mark always goes in (it is small and losing it would lose a
+        clip)."""
+        if isinstance(item, _Snapshot) and self._queue.qsize() >= _QUEUE_ITEMS:
             self.dropped += 1
             if self.dropped == 1:
                 log.warning("event media of %s cannot keep up; dropping frames", self.directory)
@@ -363,8 +313,8 @@ class EventMediaWriter:
             if item is None or isinstance(item, _EndAll):
                 for clip in list(self._clips.values()):
                     self._end_clip(clip)
-            elif isinstance(item, _Frame):
-                self._encode(item)
+            elif isinstance(item, Packet):
+                self._take(item)
             elif isinstance(item, _Snapshot):
                 self._write_snapshot(item)
             elif item.end is None:
@@ -398,20 +348,18 @@ class EventMediaWriter:
         temp.write_bytes(jpeg.tobytes())
         os.replace(temp, path)
 
-    def _encode(self, frame: _Frame) -> None:
-        size = (frame.image.shape[1] & ~1, frame.image.shape[0] & ~1)  # yuv420p: even sizes
-        if self._encoder is None or self._encoder.size != size:
-            for clip in list(self._clips.values()):  # a new resolution ends open clips
+    def _take(self, packet: Packet) -> None:
+        if packet.size != self._size:  # a new resolution (a new encoder) ends open clips
+            for clip in list(self._clips.values()):
                 self._end_clip(clip)
             self._ring.clear()
-            self._encoder = _Encoder(size, frame.timestamp)
-        for packet in self._encoder.encode(frame.image, frame.timestamp):
-            self._ring.append(packet)
-            for clip in list(self._clips.values()):
-                if packet.timestamp >= clip.begin:
-                    clip.mux(packet, size)
-                if clip.stop_at is not None and packet.timestamp >= clip.stop_at:
-                    self._end_clip(clip)
+            self._size = packet.size
+        self._ring.append(packet)
+        for clip in list(self._clips.values()):
+            if packet.timestamp >= clip.begin:
+                clip.mux(packet)
+            if clip.stop_at is not None and packet.timestamp >= clip.stop_at:
+                self._end_clip(clip)
         self._trim_ring()
 
     def _trim_ring(self) -> None:
@@ -433,13 +381,11 @@ class EventMediaWriter:
             self.directory / f"{_TEMP_PREFIX}{path.name}",
         )
         self._clips[mark.event_id] = clip
-        if self._encoder is None:
-            return
         keyframes = [p.timestamp for p in self._ring if p.keyframe and p.timestamp <= clip.begin]
         first = keyframes[-1] if keyframes else clip.begin
         for packet in self._ring:
             if packet.timestamp >= first:
-                clip.mux(packet, self._encoder.size)
+                clip.mux(packet)
 
     def _end_clip(self, clip: _Clip) -> None:
         self._clips.pop(clip.event_id, None)

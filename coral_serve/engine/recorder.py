@@ -1,4 +1,5 @@
-"""`SegmentRecorder`: the engine's recorder hook, writing browser-playable H.264 MP4 segments.
+"""`SegmentRecorder`: browser-playable H.264 MP4 segments of the packets of a pipeline's
+`PacketEncoder` (the one its event clips are cut from too).
 
 Each segment is written under a hidden temporary name and renamed only once its file is
 complete, so whoever lists or serves the directory never sees a half-written file. The name
@@ -10,22 +11,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
-import numpy as np
-
 from coral_serve.config.pipelines import DownloadConfig
+from coral_serve.engine.encoding import Packet, PacketEncoder, PacketFile
 
 __all__ = [
-    "ENCODER_OPTIONS",
     "RecordingSettings",
     "SegmentRecorder",
     "SegmentTimes",
@@ -38,17 +34,8 @@ log = logging.getLogger(__name__)
 _SEGMENT = re.compile(r"^(\d{13})-(\d{13})\.mp4$")
 _TEMP_PREFIX = ".recording-"
 _TEMP_SUFFIX = ".part"
-_TIME_BASE = Fraction(1, 1000)  # pts in milliseconds since the segment's first frame
-# A gap this long ends the open segment (paused, finished or stalled pipeline), so what was
-# recorded becomes listable without waiting for the next frame.
-_IDLE_CLOSE_SECONDS = 5.0
-# Frames waiting for the encoder; beyond this the recorder drops frames rather than ever
-# holding up the pipeline's publish stage.
-_QUEUE_FRAMES = 32
 # A temporary file untouched this long belongs to a worker that died mid-segment.
 _STALE_TEMP_SECONDS = 3600.0
-# H.264 settings of every encoder a worker runs (recordings, event clips).
-ENCODER_OPTIONS = {"preset": "veryfast", "tune": "zerolatency", "threads": "1"}
 
 
 @dataclass(frozen=True)
@@ -84,138 +71,106 @@ def parse_segment_name(name: str) -> SegmentTimes | None:
 class _Segment:
     """One MP4 being written; `finish` closes it and moves it to its final name."""
 
-    def __init__(self, directory: Path, first: np.ndarray, timestamp: float) -> None:
-        self.start = self.last = timestamp
+    def __init__(self, directory: Path, first: Packet) -> None:
+        self.start = self.last = first.timestamp
         self.interval = 0.0
-        self.size = (first.shape[1] & ~1, first.shape[0] & ~1)  # yuv420p needs even sizes
         self._directory = directory
         token = uuid.uuid4().hex[:8]
-        self._temp = directory / f"{_TEMP_PREFIX}{round(timestamp * 1000)}-{token}{_TEMP_SUFFIX}"
-        self._container = av.open(
-            str(self._temp), "w", format="mp4", options={"movflags": "+faststart"}
-        )
-        stream = self._container.add_stream("libx264", rate=25, options=ENCODER_OPTIONS)
-        stream.width, stream.height = self.size
-        stream.pix_fmt = "yuv420p"
-        stream.time_base = _TIME_BASE
-        stream.codec_context.time_base = _TIME_BASE
-        self._stream = stream
-        self._pts = -1
+        name = f"{_TEMP_PREFIX}{round(first.timestamp * 1000)}-{token}{_TEMP_SUFFIX}"
+        self._file = PacketFile(directory / name, first)
 
-    def fits(self, image: np.ndarray, timestamp: float, seconds: float) -> bool:
-        size = (image.shape[1] & ~1, image.shape[0] & ~1)
-        return size == self.size and timestamp - self.start < seconds
+    def fits(self, packet: Packet, seconds: float) -> bool:
+        """Whether `packet` goes into this segment: a new one starts at a keyframe."""
+        if packet.size != self._file.size:
+            return False
+        return not packet.keyframe or packet.timestamp - self.start < seconds
 
-    def write(self, image: np.ndarray, timestamp: float) -> None:
-        width, height = self.size
-        frame = av.VideoFrame.from_ndarray(
-            np.ascontiguousarray(image[:height, :width]), format="bgr24"
-        )
-        self._pts = max(self._pts + 1, round((timestamp - self.start) * 1000))
-        frame.pts = self._pts
-        frame.time_base = _TIME_BASE
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        if timestamp > self.last:
-            self.interval = timestamp - self.last
-        self.last = max(self.last, timestamp)
+    def write(self, packet: Packet) -> None:
+        self._file.mux(packet)
+        if packet.timestamp > self.last:
+            self.interval = packet.timestamp - self.last
+        self.last = max(self.last, packet.timestamp)
 
     def finish(self) -> Path:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
+        self._file.close()
         end = self.last + (self.interval or 1 / 25)
         final = self._directory / segment_name(self.start, end)
-        os.replace(self._temp, final)
+        os.replace(self._file.path, final)
         return final
 
     def discard(self) -> None:
-        with contextlib.suppress(Exception):
-            self._container.close()
-        self._temp.unlink(missing_ok=True)
+        self._file.discard()
 
 
 class SegmentRecorder:
-    """Callable as the engine's `recorder(frame_bgr, timestamp)`; encodes in its own thread.
+    """A consumer of the pipeline's `PacketEncoder`: muxes its packets into segments, in the
+    encoder's thread, so recording costs no encoding of its own.
 
-    The call only queues the frame (the engine never touches a published frame again), so
-    a slow disk or encoder costs recorded frames, never live video or detections.
+    A slow disk holds up the encoder's thread, which then drops frames (`dropped`), never
+    live video or detections.
     """
 
-    def __init__(self, directory: Path, segment_seconds: float, name: str = "recorder") -> None:
+    def __init__(self, directory: Path, segment_seconds: float, encoder: PacketEncoder) -> None:
         self.directory = directory
         self.segment_seconds = segment_seconds
         self.segments = 0
-        self.dropped = 0
         self.errors = 0
-        self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(_QUEUE_FRAMES)
+        self._encoder = encoder
+        self._lock = threading.Lock()  # the encoder's thread writes, `close` finishes
+        self._segment: _Segment | None = None
         self._closed = False
         directory.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temp_files()
-        self._thread = threading.Thread(target=self._run, name=f"{name}-recorder", daemon=True)
-        self._thread.start()
+        encoder.subscribe(self)
 
-    def __call__(self, image: np.ndarray, timestamp: float) -> None:
-        if self._closed:
-            return
-        try:
-            self._queue.put_nowait((image, timestamp))
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped == 1:
-                log.warning("recorder for %s cannot keep up; dropping frames", self.directory)
+    def on_packet(self, packet: Packet) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if self._segment is not None and not self._segment.fits(
+                    packet, self.segment_seconds
+                ):
+                    self._finish()
+                if self._segment is None and packet.keyframe:
+                    self._segment = _Segment(self.directory, packet)
+                if self._segment is not None:
+                    self._segment.write(packet)
+            except Exception:  # a full disk loses this segment, not the next
+                self._failed()
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Finish the open segment (it is kept) and end the thread; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join(timeout)
+    def on_idle(self) -> None:
+        """A gap ends the open segment, so what was recorded is listable without waiting."""
+        with self._lock:
+            self._finish()
+
+    def close(self) -> None:
+        """Finish the open segment (it is kept) and take no more packets; idempotent."""
+        self._encoder.unsubscribe(self)
+        with self._lock:
+            self._closed = True
+            self._finish()
 
     def status(self) -> dict[str, int]:
-        return {"segments": self.segments, "dropped": self.dropped, "errors": self.errors}
+        return {"segments": self.segments, "dropped": self._encoder.dropped, "errors": self.errors}
 
-    def _run(self) -> None:
-        segment: _Segment | None = None
-        while True:
-            try:
-                item = self._queue.get(timeout=_IDLE_CLOSE_SECONDS)
-            except queue.Empty:
-                self._finish(segment)
-                segment = None
-                continue
-            if item is None:
-                self._finish(segment)
-                return
-            image, timestamp = item
-            try:
-                if segment is not None and not segment.fits(image, timestamp, self.segment_seconds):
-                    self._finish(segment)
-                    segment = None
-                if segment is None:
-                    segment = _Segment(self.directory, image, timestamp)
-                segment.write(image, timestamp)
-            except Exception:  # a bad frame or a full disk loses this segment, not the next
-                self._failed(segment)
-                segment = None
-
-    def _finish(self, segment: _Segment | None) -> None:
-        if segment is None:
+    def _finish(self) -> None:
+        if self._segment is None:
             return
         try:
-            segment.finish()
+            self._segment.finish()
             self.segments += 1
+            self._segment = None
         except Exception:
-            self._failed(segment)
-        return None
+            self._failed()
 
-    def _failed(self, segment: _Segment | None) -> None:
+    def _failed(self) -> None:
         self.errors += 1
         if self.errors == 1:
             log.exception("recording into %s failed; the segment is discarded", self.directory)
-        if segment is not None:
-            segment.discard()
+        if self._segment is not None:
+            self._segment.discard()
+            self._segment = None
 
     def _remove_stale_temp_files(self) -> None:
         cutoff = time.time() - _STALE_TEMP_SECONDS

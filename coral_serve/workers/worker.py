@@ -9,6 +9,7 @@ from typing import Any
 
 from coral_serve.config.streams import node_path
 from coral_serve.engine.download import SourceDownload, source_download
+from coral_serve.engine.encoding import PacketEncoder
 from coral_serve.engine.engine import PipelineEngine
 from coral_serve.engine.event_media import EventMediaWriter, event_media_dir
 from coral_serve.engine.model import ModelFiles
@@ -43,12 +44,13 @@ class PipelineWorker:
         self.pipeline_id = pipeline_id
         self.generation = generation
         self._recordings = recordings
+        self._encoder: PacketEncoder | None = None  # made for the first of recorder, clips
         self._recorder = self._make_recorder(spec)
         self._event_media = self._make_event_media(spec)
         self._download = self._make_download(spec)
         self._engine = PipelineEngine(
             spec,
-            recorder=self._recorder,
+            recorder=self._encoder,
             paused=paused,
             model_files=model_files,
             pipeline_id=pipeline_id,
@@ -77,8 +79,14 @@ class PipelineWorker:
         return SegmentRecorder(
             node_path(recordings.directory, recordings.data_dir) / self.pipeline_id,
             spec.outputs.segment_seconds or recordings.segment_seconds,
-            name=f"coral-{spec.name}",
+            self._shared_encoder(spec),
         )
+
+    def _shared_encoder(self, spec: PipelineSpec) -> PacketEncoder:
+        """The pipeline's one encoder: recordings and clips mux the same packets."""
+        if self._encoder is None:
+            self._encoder = PacketEncoder(name=f"coral-{spec.name}")
+        return self._encoder
 
     def _make_event_media(self, spec: PipelineSpec) -> EventMediaWriter | None:
         """Snapshots and clips of object events, under the node's `<data_dir>/events`."""
@@ -90,7 +98,8 @@ class PipelineWorker:
             log.warning("pipeline %s keeps event media but its pool has no data dir", spec.name)
             return None
         root = node_path(event_media_dir(data_dir), data_dir)
-        return EventMediaWriter(root / self.pipeline_id, events, name=f"coral-{spec.name}")
+        encoder = self._shared_encoder(spec) if events.clip else None
+        return EventMediaWriter(root / self.pipeline_id, events, encoder, name=f"coral-{spec.name}")
 
     def update(self, spec: PipelineSpec) -> None:
         """Apply a change of hot fields only, in place: same worker, no frame lost.
@@ -102,12 +111,17 @@ class PipelineWorker:
         spec = spec.model_copy(
             update={"source": spec.source.model_copy(update={"uri": running.source.uri})}
         )
-        old = self._recorder
         if spec.outputs.record != running.outputs.record:
+            if self._recorder is not None:
+                self._recorder.close()  # keeps the segment recorded so far
             self._recorder = self._make_recorder(spec)
-        self._engine.update(spec, self._recorder)
-        if old is not None and old is not self._recorder:
-            old.close()  # keeps the segment recorded so far
+        encoder = self._encoder
+        unused = encoder if encoder is not None and not encoder.consumers else None
+        if unused is not None:  # recording turned off and no clips: nothing to encode for
+            self._encoder = None
+        self._engine.update(spec, self._encoder)
+        if unused is not None:
+            unused.close()
 
     def source(self) -> SourceSpec:
         """The source as the pipeline was given it, credentials included: the raw live view
@@ -119,6 +133,8 @@ class PipelineWorker:
 
     def status(self) -> dict[str, Any]:
         status = {**self._engine.status(), "generation": self.generation}
+        if self._encoder is not None:
+            status["encoding"] = self._encoder.status()
         if self._recorder is not None:
             status["recording"] = self._recorder.status()
         if self._event_media is not None:
@@ -139,6 +155,8 @@ class PipelineWorker:
 
     def stop(self) -> None:
         self._engine.stop()
+        if self._encoder is not None:
+            self._encoder.close()  # its last packets reach the recorder and the clips
         if self._recorder is not None:
             self._recorder.close()  # keeps the segment recorded so far
         if self._event_media is not None:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from coral_serve.engine.encoding import PacketEncoder
 from coral_serve.engine.event_media import EventMediaWriter, event_media_path
 from coral_serve.schema.analytics import EventsSpec
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
@@ -44,22 +45,45 @@ def _revision(
     )
 
 
-def _play(writer: EventMediaWriter, frames: int, script: dict[int, ObjectEvent]):
+class _Outputs:
+    """What the engine calls for each published frame: the encoder, then the event media."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        spec = EventsSpec(snapshot=True, clip=True, pre_capture=1.0, post_capture=1.0)
+        self.encoder = PacketEncoder(name="test")
+        self.media = EventMediaWriter(tmp_path / "events" / "cam-1", spec, self.encoder)
+
+    def on_frame(self, image: np.ndarray, timestamp: float, revisions: list[ObjectEvent]):
+        self.encoder(image, timestamp)
+        return self.media.on_frame(image, timestamp, revisions)
+
+    def on_stop(self, revisions: list[ObjectEvent]) -> list[ObjectEvent]:
+        return self.media.on_stop(revisions)
+
+    def flush(self) -> None:
+        self.encoder.flush()
+        self.media.flush()
+
+    def status(self) -> dict[str, int]:
+        return self.media.status()
+
+
+def _play(writer: _Outputs, frames: int, script: dict[int, ObjectEvent]):
     reported: list[ObjectEvent] = []
     for index in range(frames):
         reported += writer.on_frame(
             _frame(index), T0 + index / FPS, [script[index]] if index in script else []
         )
-        writer.flush()  # the media thread keeps up: no frame is dropped in this test
+        writer.flush()  # the threads keep up: no frame is dropped in this test
     return reported
 
 
 @pytest.fixture
 def writer(tmp_path: Path):
-    spec = EventsSpec(snapshot=True, clip=True, pre_capture=1.0, post_capture=1.0)
-    media = EventMediaWriter(tmp_path / "events" / "cam-1", spec, name="test")
-    yield media
-    media.close()
+    outputs = _Outputs(tmp_path)
+    yield outputs
+    outputs.encoder.close()
+    outputs.media.close()
 
 
 def test_clip_spans_pre_capture_to_post_capture_and_plays(writer, tmp_path: Path) -> None:
@@ -78,10 +102,12 @@ def test_clip_spans_pre_capture_to_post_capture_and_plays(writer, tmp_path: Path
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
         duration = float(container.duration) / av.time_base
-        frames = sum(1 for _ in container.decode(video=0))
+        decoded = list(container.decode(video=0))
     # 2.0 s before start (a keyframe each second) to 1.0 s after end: 4 s, 40 frames.
     assert duration == pytest.approx(4.0, abs=0.15)
-    assert frames == pytest.approx(40, abs=1)
+    assert len(decoded) == pytest.approx(40, abs=1)
+    keyframes = [i for i, frame in enumerate(decoded) if frame.key_frame]
+    assert keyframes == list(range(0, len(decoded), 10))  # from a keyframe, one a second
     assert writer.status()["errors"] == 0
 
 
