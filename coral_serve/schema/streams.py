@@ -48,9 +48,9 @@ class SdpOffer(CoralBaseModel):
         default="annotated",
         description="`annotated`: the pipeline's frames with its boxes drawn, encoded by the "
         "server. `raw`: the camera's own H.264 packets passed through, never decoded or "
-        "encoded (far cheaper per viewer; H.264 sources only, which this server's node must "
-        "reach itself; the results still come on the data channel, for the browser to draw). "
-        "A raw view that cannot be had is answered 409 with the reason.",
+        "encoded (far cheaper per viewer; H.264 sources without B-frames only, which this "
+        "server's node must reach itself; the results still come on the data channel, for "
+        "the browser to draw). A raw view that cannot be had is answered 409 with the reason.",
     )
 
 

@@ -55,8 +55,9 @@ async def ice_config(request: Request, response: Response) -> IceConfig:
     responses={
         404: _LIVE_ERRORS[404],
         409: {
-            "description": "The raw view cannot be had: the source is not H.264, cannot be "
-            "reached from the stream service's node, or the offer does not accept H.264"
+            "description": "The raw view cannot be had: the source is not H.264 (or has "
+            "B-frames), cannot be reached from the stream service's node, or the offer does "
+            "not accept H.264"
         },
         422: {"description": "Unusable SDP offer"},
         429: {"description": "Viewer limit reached"},

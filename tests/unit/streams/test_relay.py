@@ -50,22 +50,27 @@ def count_openings(monkeypatch) -> list[str]:
     return opened
 
 
-async def test_an_mp4_file_is_relayed_as_annex_b_from_a_keyframe_at_its_own_pace(video) -> None:
-    relay = SourceRelay("plaza", SourceSpec(uri=str(video)))  # H.264 High in MP4 (AVCC), 10 fps
+async def test_an_mp4_file_is_relayed_as_annex_b_from_a_keyframe_at_its_own_pace(
+    tmp_path,
+) -> None:
+    clip = write_clip(tmp_path / "camera.mp4", "libx264", frames=40)  # AVCC, 20 fps
+    relay = SourceRelay("camera", SourceSpec(uri=str(clip)))
     relay.attach()
     await relay.ready()
     began = time.monotonic()
-    frames = await read(relay, 16)
+    frames = await read(relay, 21)
     elapsed = time.monotonic() - began
-    assert 1.3 < elapsed < 3.0, f"16 frames at 10 fps took {elapsed:.2f}s"
+    assert 0.9 < elapsed < 2.0, f"21 frames at 20 fps took {elapsed:.2f}s"
     first = frames[0]
     assert first.keyframe and first.data.startswith(b"\x00\x00\x00\x01")
-    types = annex_b_types(first.data)
-    assert types.index(_SPS) < types.index(_PPS) < types.index(_IDR), types
+    for keyframe in (f for f in frames if f.keyframe):
+        types = annex_b_types(keyframe.data)
+        assert types.index(_SPS) < types.index(_PPS) < types.index(_IDR), types
+    assert sum(f.keyframe for f in frames) == 3  # one every 10 frames
     assert all(annex_b_types(f.data) for f in frames), "a packet without start codes (AVCC)"
-    assert [f.index for f in frames] == list(range(first.index, first.index + 16))
+    assert [f.index for f in frames] == list(range(first.index, first.index + 21))
     steps = {later.pts - earlier.pts for earlier, later in itertools.pairwise(frames)}
-    assert steps == {9000}, steps  # 10 fps on the 90 kHz clock
+    assert steps == {4500}, steps  # 20 fps on the 90 kHz clock
     relay.detach()
 
 
@@ -108,6 +113,13 @@ async def test_a_source_in_another_codec_is_refused_with_the_reason(
         await relay.ready()
     relay.detach()
     assert relay.closed
+
+
+async def test_h264_with_b_frames_is_refused(video) -> None:
+    relay = SourceRelay("plaza", SourceSpec(uri=str(video)))  # H.264 High with B-frames
+    relay.attach()
+    with pytest.raises(RawViewUnavailableError, match="has B-frames"):
+        await relay.ready()
 
 
 async def test_a_file_missing_on_this_node_and_credentials_stay_out_of_the_reasons(
