@@ -8,7 +8,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
@@ -300,7 +300,15 @@ class PipelineEngine:
             "recorder_errors": self._recorder_errors,
             "event_media_errors": self._event_media_errors,
             "analytics": self._analytics.counts(),
+            "batching": self._batching(),
         }
+
+    def _batching(self) -> dict[str, int] | None:
+        """What the shared session batched for all of its pipelines; None: it does not."""
+        model = self._model
+        stats = getattr(model.backend, "batch_stats", None) if model is not None else None
+        found = stats() if stats is not None else None
+        return asdict(found) if found is not None else None
 
     # -- supervisor -------------------------------------------------------------------
 

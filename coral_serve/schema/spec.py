@@ -14,6 +14,7 @@ from coral_serve.schema.uri import SourceUriText
 
 __all__ = [
     "NAME_PATTERN",
+    "BatchingSpec",
     "DecoderName",
     "ModelSpec",
     "OutputSpec",
@@ -114,6 +115,29 @@ class SourceSpec(CoralBaseModel):
         return masked_uri(self.uri)
 
 
+class BatchingSpec(CoralBaseModel):
+    """Micro-batching of the pipelines sharing this model's session (`pipelines.isolation:
+    shared`): part of the session's identity, so pipelines batch together only when they
+    agree on it."""
+
+    max_batch: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Most inputs of different pipelines run as one batch; 1: off. Worth it on "
+        "accelerators (a batch of N costs far less than N runs); a CPU gains little. Needs a "
+        "dynamic batch dimension (or a fixed one, padded); a model with a fixed batch of 1 "
+        "runs its inputs one after another. Ignored in `process` isolation.",
+    )
+    max_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=1000,
+        description="Longest an input waits for other pipelines' inputs to join its batch; a "
+        "batch runs at once when every pipeline sharing the session has an input in.",
+    )
+
+
 class ModelSpec(CoralBaseModel):
     # The JSON schema states the rule `_path_unless_passthrough` enforces, for clients that
     # validate before sending: path is required unless backend is none (the default needs it).
@@ -168,6 +192,10 @@ class ModelSpec(CoralBaseModel):
         "machine lacks are skipped (CPU is always the last resort).",
     )
     threads: int = Field(default=1, ge=1, le=256, description="Intra-op threads of the runtime.")
+    batching: BatchingSpec = Field(
+        default_factory=BatchingSpec,
+        description="Inputs of the pipelines sharing this model's session run as one batch.",
+    )
 
     @field_validator("classes")
     @classmethod

@@ -74,5 +74,5 @@ class PipelineHost:
 
     def describe(self) -> dict[str, Any]:
         """Where this host runs and what it holds (benchmarks, operators)."""
-        sessions = self._sessions.sessions() if self._sessions is not None else None
+        sessions = self._sessions.describe() if self._sessions is not None else None
         return {"pid": os.getpid(), "pipelines": self.pipelines(), "sessions": sessions}
