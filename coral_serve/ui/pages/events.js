@@ -1,10 +1,12 @@
-// Object events (what tracked objects did), newest first, with their best-frame thumbnails;
-// filters by pipeline, class, zone and time; a click plays the clip. New events arrive by
+// Object events (what tracked objects did), newest first, with their best-frame thumbnails,
+// and above them a timeline of the same events, a row per pipeline; filters by pipeline,
+// class, zone and time; a click (on a row or a mark) plays the clip. New events arrive by
 // push and are offered at the top. Not the lifecycle log, which a pipeline's page shows.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api.js";
-import { Badge, ErrorBox, fmtTime, html, toast } from "../lib.js";
+import { Badge, ErrorBox, fmtClock, fmtTime, html, toast } from "../lib.js";
 import { useStore } from "../store.js";
+import { byPipeline, spanOf, TimelineRow } from "../timeline.js";
 
 function Thumb({ event, authEnabled }) {
   const [src, setSrc] = useState(null);
@@ -17,6 +19,31 @@ function Thumb({ event, authEnabled }) {
   }, [event.id, event.has_snapshot]);
   if (!event.has_snapshot) return html`<span class="muted">—</span>`;
   return html`<img class="thumb" alt=${event.label} loading="lazy" src=${src || undefined} />`;
+}
+
+// A hue per label, from its characters: a class keeps its colour across rows and visits.
+const hueOf = (label) => [...label].reduce((hue, c) => (hue * 31 + c.codePointAt(0)) % 360, 7);
+
+// The shown events over the span they cover; an ongoing event reaches up to now.
+function EventTimeline({ events, nameOf, onPlay }) {
+  if (!events.length) return null;
+  const now = Date.now() / 1000;
+  const endOf = (e) => e.end ?? Math.max(now, e.start);
+  const range = spanOf(events.map((e) => [e.start, endOf(e)]));
+  const labels = [...new Set(events.map((e) => e.label))].sort();
+  const count = (list) => (list.length === 1 ? "1 event" : `${list.length} events`);
+  const marks = (list) => list.map((e) => ({
+    key: e.id, start: e.start, end: endOf(e), className: "event-mark", style: { "--hue": hueOf(e.label) },
+    title: `${e.label}, ${fmtTime(e.start)}`, label: `play ${e.label} on ${nameOf(e.pipeline_id)} at ${fmtTime(e.start)}`,
+    attrs: { "data-event": e.id, "data-label": e.label }, onPick: () => onPlay(e),
+  }));
+  return html`<div id="event-timeline">
+    <p class="legend"><span class="muted">${fmtClock(range.t0)} – ${fmtClock(range.t1)}</span>
+      ${labels.map((label) => html`<span class="legend-item" data-label=${label}>
+      <span class="swatch" style=${{ "--hue": hueOf(label) }}></span>${label}</span>`)}</p>
+    ${[...byPipeline(events)].map(([id, list]) => html`<${TimelineRow} key=${id} pipelineId=${id}
+      name=${nameOf(id)} note=${count(list)} range=${range} marks=${marks(list)} />`)}
+  </div>`;
 }
 
 function query(filters, cursor) {
@@ -81,6 +108,7 @@ export function EventsPage({ config }) {
       <button type="submit">Filter</button>
     </form>
     <${ErrorBox} error=${page.error} />
+    <${EventTimeline} events=${events} nameOf=${nameOf} onPlay=${play} />
     ${playing && html`<p class="muted" id="event-caption">${`${playing.event.label} on ${nameOf(playing.event.pipeline_id)}, ${fmtTime(playing.event.start)}${playing.detail ? `: ${playing.detail}` : ""}`}</p>`}
     <video controls id="event-player" ref=${player} hidden=${!playing?.src} src=${playing?.src}></video>
     <table id="events">

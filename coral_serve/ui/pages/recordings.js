@@ -5,29 +5,24 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api.js";
 import { act, confirmAction, ErrorBox, fmtBytes, fmtClock, fmtTime, html, toast, useLoad } from "../lib.js";
 import { useStore } from "../store.js";
+import { byPipeline, spanOf, TimelineRow } from "../timeline.js";
 
 const REFRESH_MS = 10000;
 const path = (s) => `/api/v1/recordings/${s.pipeline_id}/${s.segment}`;
 
 function Timeline({ name, segments, onPlay }) {
-  const t0 = segments[0].start;
-  const t1 = Math.max(...segments.map((s) => s.start + s.duration));
-  const span = Math.max(t1 - t0, 1);
-  const at = (event) => {
-    const box = event.currentTarget.getBoundingClientRect();
-    const time = t0 + ((event.clientX - box.left) / box.width) * span;
+  const range = spanOf(segments.map((s) => [s.start, s.start + s.duration]));
+  const seek = (time) => {
     const hit = segments.find((s) => time >= s.start && time <= s.start + s.duration);
     if (hit) onPlay(hit, time - hit.start);
   };
-  return html`<div class="timeline-row" data-pipeline=${segments[0].pipeline_id}>
-    <div class="timeline-head"><strong>${name}</strong>
-      <span class="muted">${fmtClock(t0)} – ${fmtClock(t1)} · ${segments.length} segments</span></div>
-    <div class="timeline" onClick=${at}>
-      ${segments.map((s) => html`<button class="segment" title=${`${fmtTime(s.start)}, ${s.duration.toFixed(1)} s`}
-        aria-label=${`play ${name} from ${fmtTime(s.start)}`}
-        style=${{ left: `${((s.start - t0) / span) * 100}%`, width: `max(3px, ${(s.duration / span) * 100}%)` }}
-        onClick=${(e) => { e.stopPropagation(); onPlay(s, 0); }}></button>`)}
-    </div></div>`;
+  const marks = segments.map((s) => ({
+    key: s.segment, start: s.start, end: s.start + s.duration, className: "segment",
+    title: `${fmtTime(s.start)}, ${s.duration.toFixed(1)} s`, label: `play ${name} from ${fmtTime(s.start)}`,
+    onPick: () => onPlay(s, 0),
+  }));
+  return html`<${TimelineRow} pipelineId=${segments[0].pipeline_id} name=${name} range=${range} marks=${marks}
+    note=${`${fmtClock(range.t0)} – ${fmtClock(range.t1)} · ${segments.length} segments`} onAt=${seek} />`;
 }
 
 export function RecordingsPage({ config }) {
@@ -50,8 +45,6 @@ export function RecordingsPage({ config }) {
   const play = async (segment, offset) => setPlaying({ src: await api.mediaUrl(path(segment), authEnabled), offset, segment });
   const nameOf = (id) => pipelines.get(id)?.name || id;
   const all = list.data || [];
-  const byPipeline = new Map();
-  for (const s of all) byPipeline.set(s.pipeline_id, [...(byPipeline.get(s.pipeline_id) || []), s]);
   const download = async (s) => {
     const link = Object.assign(document.createElement("a"), { href: await api.mediaUrl(path(s), authEnabled), download: s.segment });
     link.click();
@@ -66,7 +59,7 @@ export function RecordingsPage({ config }) {
     <video controls id="recording-player" ref=${player} src=${playing?.src}></video>
     ${playing && html`<p class="muted" id="recording-caption">${nameOf(playing.segment.pipeline_id)}, ${fmtTime(playing.segment.start + playing.offset)}</p>`}
     <div id="timelines">
-      ${[...byPipeline].map(([id, segments]) => html`<${Timeline} key=${id} name=${nameOf(id)}
+      ${[...byPipeline(all)].map(([id, segments]) => html`<${Timeline} key=${id} name=${nameOf(id)}
         segments=${segments.slice().sort((a, b) => a.start - b.start)} onPlay=${(s, offset) => act(() => play(s, offset))} />`)}
     </div>
     <table id="recordings">
