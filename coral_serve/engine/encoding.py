@@ -158,11 +158,11 @@ class PacketEncoder:
         # Owned by the encoder thread:
         self._codec: _Codec | None = None
         self._next_keyframe = 0.0
+        # Started by the first consumer: an output that failed to open leaves no thread behind.
         self._thread = threading.Thread(target=self._run, name=f"{name}-encoder", daemon=True)
-        self._thread.start()
 
     def __call__(self, image: np.ndarray, timestamp: float) -> None:
-        if self._closed:
+        if self._closed or self._thread.ident is None:
             return
         try:
             self._queue.put_nowait((image, timestamp))
@@ -179,6 +179,8 @@ class PacketEncoder:
         with self._lock:
             self._consumers.append(consumer)
             self._keyframe_now = True
+            if self._thread.ident is None and not self._closed:
+                self._thread.start()
 
     def unsubscribe(self, consumer: PacketConsumer) -> None:
         """After this, at most the packet being handed out reaches `consumer`."""
@@ -195,8 +197,9 @@ class PacketEncoder:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)
-        self._thread.join(timeout)
+        if self._thread.ident is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
 
     def status(self) -> dict[str, int]:
         return {

@@ -1,6 +1,7 @@
 // One pipeline: live view (WebRTC, MJPEG fallback) with its zones and lines drawn over it,
-// the newest results, charts of fps, latencies and drop rate, the lifecycle log and the
-// edit form for the fields that apply in place. Status and chart points arrive by push.
+// the newest results, charts of fps, latencies and drop rate, the lifecycle log, the zone
+// and line editor and the edit form for the fields that apply in place. Status and chart
+// points arrive by push.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api } from "../api.js";
 import { Chart, chartSeries } from "../charts.js";
@@ -8,18 +9,9 @@ import { act, Badge, ErrorBox, fmtMs, fmtTime, html, toast, useLoad } from "../l
 import { openLiveView } from "../live.js";
 import { PipelineActions } from "../actions.js";
 import { useStore } from "../store.js";
+import { Overlay, ZoneEditor } from "../zones.js";
 
 const RESULTS_MS = 250;  // results arrive per frame; the table redraws at most this often
-
-function Overlay({ analytics }) {
-  const zones = analytics?.zones || [];
-  const lines = analytics?.lines || [];
-  if (!zones.length && !lines.length) return null;
-  return html`<svg class="overlay" id="live-overlay" viewBox="0 0 1 1" preserveAspectRatio="none" aria-hidden="true">
-    ${zones.map((z) => html`<polygon class="zone" data-zone=${z.name} points=${z.polygon.map((p) => p.join(",")).join(" ")} />`)}
-    ${lines.map((l) => html`<line class="count-line" data-line=${l.name} x1=${l.points[0][0]} y1=${l.points[0][1]} x2=${l.points[1][0]} y2=${l.points[1][1]} />`)}
-  </svg>`;
-}
 
 function LiveView({ view, authEnabled, onResults }) {
   const video = useRef(null);
@@ -158,6 +150,7 @@ export function PipelinePage({ id, config }) {
   const view = useStore((s) => s.pipelines.get(id));
   const updates = useStore((s) => s.updates);
   const [record, pushRecord] = useThrottled(RESULTS_MS);
+  const [editing, setEditing] = useState(false);
   const fetched = useLoad((signal) => (view ? Promise.resolve(null) : api.get(`/api/v1/pipelines/${id}`, signal)), [id]);
   const shown = view || fetched.data;
   if (!shown) {
@@ -177,7 +170,11 @@ export function PipelinePage({ id, config }) {
         <${LiveView} view=${shown} authEnabled=${config.auth_mode === "token"} onResults=${pushRecord} />
         <${Charts} id=${id} />
       </div>
+      ${!editing && html`<div class="actions"><button type="button" class="ghost" id="edit-zones"
+        onClick=${() => setEditing(true)}>Edit zones and lines</button></div>`}
     </section>
+    ${editing && html`<section class="card"><h2>Zones and lines</h2>
+      <${ZoneEditor} key=${id} view=${shown} authEnabled=${config.auth_mode === "token"} onClose=${() => setEditing(false)} /></section>`}
     <section class="grid2">
       <div class="card"><h2>Status</h2>
         <p id="status-line">${`fps ${s.fps.toFixed(1)} · frames ${s.counters.frames_processed} · dropped ${s.counters.frames_dropped} · reconnects ${s.counters.reconnects} · restarts ${s.restarts}`}</p>

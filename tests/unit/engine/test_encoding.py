@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -139,3 +140,15 @@ def test_a_gap_in_the_video_closes_the_segment(
         recorder.close()
     later = _decoded(_segments(tmp_path)[1])[1]
     assert len(later) == 1 and later[0].key_frame
+
+
+def test_an_encoder_runs_no_thread_until_an_output_subscribes(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "recordings"
+    not_a_dir.write_text("a file where the recordings directory should be")
+    encoder = PacketEncoder(name="unused")
+    with pytest.raises(OSError):
+        SegmentRecorder(not_a_dir, 60.0, encoder)
+    encoder(_image(0), 1000.0)
+    assert not any(t.name == "unused-encoder" for t in threading.enumerate())
+    assert encoder.status()["frames"] == 0
+    encoder.close()
