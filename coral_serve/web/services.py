@@ -45,5 +45,6 @@ class Services:
         )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """A dependency; async so FastAPI calls it in the loop, not in its thread pool."""
     return request.app.state.services

@@ -170,5 +170,6 @@ class SnapshotWritesMiddleware:
         await self.app(scope, receive, noting)
 
 
-def get_snapshot(request: Request) -> PipelineSnapshot:
+async def get_snapshot(request: Request) -> PipelineSnapshot:
+    """A dependency; async so FastAPI calls it in the loop, not in its thread pool."""
     return request.app.state.snapshot

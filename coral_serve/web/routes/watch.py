@@ -28,7 +28,7 @@ from coral_serve.config.http import Role
 from coral_serve.schema.event_views import EventFilter, StoredObjectEvent
 from coral_serve.schema.views import PipelineView
 from coral_serve.web.roles import require_role
-from coral_serve.web.services import Services, get_services
+from coral_serve.web.services import Services
 from coral_serve.web.snapshot import PipelineSnapshot, get_snapshot
 from coral_serve.web.sse import MEDIA_TYPE, sse_event
 
@@ -147,10 +147,10 @@ class ObjectEventsFeed:
                 queue.put_nowait(fresh)
 
 
-def get_object_events_feed(request: Request) -> ObjectEventsFeed:
+async def get_object_events_feed(request: Request) -> ObjectEventsFeed:
     feed: ObjectEventsFeed | None = getattr(request.app.state, "object_events_feed", None)
     if feed is None:
-        feed = ObjectEventsFeed(get_services(request))
+        feed = ObjectEventsFeed(request.app.state.services)
         request.app.state.object_events_feed = feed
     return feed
 
