@@ -8,7 +8,7 @@ function onAbort(signal, fn) {
   else signal.addEventListener("abort", fn, { once: true });
 }
 
-async function startWebRTC(pipelineId, video, onResults, signal) {
+async function startWebRTC(pipelineId, video, onResults, view, signal) {
   const ice = await api.get("/api/v1/streams/ice-config", signal);
   const peer = new RTCPeerConnection({ iceServers: ice.iceServers });
   let session = null;
@@ -30,7 +30,7 @@ async function startWebRTC(pipelineId, video, onResults, signal) {
   if (signal.aborted) return;
   // Not aborted mid-flight: once the server has made a session we must know its id to end it.
   const answer = await api.post(`/api/v1/streams/${pipelineId}/webrtc`, {
-    sdp: peer.localDescription.sdp, type: "offer",
+    sdp: peer.localDescription.sdp, type: "offer", view,
   });
   session = `/api/v1/streams/sessions/${answer.session_id}`;
   if (signal.aborted) return close();
@@ -47,13 +47,14 @@ function videoPlaying(video, ms, signal) {
 
 // Resolves to how the video arrives: {mode: "webrtc"} or {mode: "mjpeg", url, reason}; the
 // caller shows the MJPEG URL in an <img>. {mode: "closed"} when the user left first.
-export async function openLiveView({ pipelineId, video, authEnabled, onResults, signal }) {
+// `view`: "annotated" or "raw" (WebRTC only: MJPEG is always the annotated picture).
+export async function openLiveView({ pipelineId, video, authEnabled, onResults, view = "annotated", signal }) {
   let reason = "this browser has no WebRTC";
   if (window.RTCPeerConnection) {
     const attempt = new AbortController();  // aborting it ends only the WebRTC attempt
     onAbort(signal, () => attempt.abort());
     try {
-      await startWebRTC(pipelineId, video, onResults, attempt.signal);
+      await startWebRTC(pipelineId, video, onResults, view, attempt.signal);
       if (await videoPlaying(video, 8000, attempt.signal)) return { mode: "webrtc" };
       reason = "no video within 8 s";
     } catch (error) {

@@ -13,20 +13,31 @@ import { Overlay, ZoneEditor } from "../zones.js";
 
 const RESULTS_MS = 250;  // results arrive per frame; the table redraws at most this often
 
+// `annotated`: the pipeline's frames with boxes, encoded once for every viewer; `raw`: the
+// camera's own H.264 passed through (no boxes, no encode; the server says when it cannot).
 function LiveView({ view, authEnabled, onResults }) {
   const video = useRef(null);
   const [how, setHow] = useState({ mode: "connecting" });
+  const [picture, setPicture] = useState("annotated");
   useEffect(() => {
     const controller = new AbortController();  // aborted when the page goes, set-up or not
-    openLiveView({ pipelineId: view.id, video: video.current, authEnabled, onResults, signal: controller.signal })
-      .then((found) => controller.signal.aborted || setHow(found));
+    setHow({ mode: "connecting" });
+    openLiveView({
+      pipelineId: view.id, video: video.current, authEnabled, onResults, view: picture,
+      signal: controller.signal,
+    }).then((found) => controller.signal.aborted || setHow(found));
     return () => controller.abort();
-  }, [view.id]);
+  }, [view.id, picture]);
   const { width, height } = view.status;
   const ratio = width && height ? `${width} / ${height}` : "16 / 9";
   const mode = how.mode === "connecting" ? "connecting…"
     : how.reason ? `live via ${how.mode} (WebRTC: ${how.reason})` : `live via ${how.mode}`;
   return html`<div>
+    <label class="check">View
+      <select id="live-picture" value=${picture} onChange=${(e) => setPicture(e.currentTarget.value)}>
+        <option value="annotated">annotated</option>
+        <option value="raw">camera's own video</option>
+      </select></label>
     <div class="live" id="live" style=${{ aspectRatio: ratio }}>
       <video id="live-video" ref=${video} autoplay muted playsinline hidden=${how.mode === "mjpeg"}></video>
       ${how.mode === "mjpeg" && html`<img id="live-mjpeg" alt="live video (MJPEG)" src=${how.url} />`}
