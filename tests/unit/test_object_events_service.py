@@ -104,12 +104,21 @@ async def test_a_restarted_service_neither_loses_nor_repeats_revisions(config, o
     assert len(outbox.keys) == len(set(outbox.keys)) == len(events) + 3
 
 
-async def test_events_left_open_by_a_gone_worker_are_ended(config, outbox) -> None:
+@pytest.mark.parametrize(
+    ("phase", "end"),
+    [(EventPhase.start, None), (EventPhase.end, T0 + 3)],
+    ids=["under way", "ended, its clip's post-capture still recording"],
+)
+async def test_events_left_unfinished_by_a_gone_worker_are_ended_with_their_clip_failed(
+    config, outbox, phase: EventPhase, end: float | None
+) -> None:
+    """An event under way ends at its last update; one that had ended keeps its end. Either
+    way its clip does not wait forever."""
     worker = ScriptedWorker("cam-1")
     pool = ScriptedPool(worker)
     service = await _service(config, pool, outbox)
     event = new_id()
-    worker.emit(revision(event, 1, EventPhase.start, clip=ClipState.pending))
+    worker.emit(revision(event, 1, phase, clip=ClipState.pending, end=end))
     await service.poll()
     await pool.kill("cam-1")
     try:
@@ -119,27 +128,9 @@ async def test_events_left_open_by_a_gone_worker_are_ended(config, outbox) -> No
         await service.stop()
     assert (ended.phase, ended.revision, ended.ended_by) == (EventPhase.end, 2, "store")
     assert ended.end is not None and ended.end >= ended.start
+    assert end is None or ended.end == end
     assert ended.clip is ClipState.failed and "stopped" in (ended.clip_reason or "")
     assert outbox.keys[-1] == f"{event}:2"
-
-
-async def test_a_clip_still_being_cut_when_its_worker_dies_is_marked_failed(config, outbox) -> None:
-    """An event that ended but whose post-capture seconds were not yet recorded: its end
-    stays, its clip does not wait forever."""
-    worker = ScriptedWorker("cam-1")
-    pool = ScriptedPool(worker)
-    service = await _service(config, pool, outbox)
-    event = new_id()
-    worker.emit(revision(event, 1, EventPhase.end, clip=ClipState.pending, end=T0 + 3))
-    await service.poll()
-    await pool.kill("cam-1")
-    try:
-        await service.poll()
-        ended = await service.get_event(event)
-    finally:
-        await service.stop()
-    assert (ended.end, ended.revision, ended.ended_by) == (T0 + 3, 2, "store")
-    assert ended.clip is ClipState.failed and "stopped" in (ended.clip_reason or "")
 
 
 async def test_a_restarted_worker_ends_its_predecessors_open_events(config, outbox) -> None:
