@@ -1,8 +1,8 @@
-"""Benchmark: PipelineEngine's overlapping stages against a bare sequential loop, and the
-two `pipelines.isolation` modes on a real local Ray.
+"""Benchmark: PipelineEngine's overlapping stages against a bare sequential loop, the two
+`pipelines.isolation` modes on a real local Ray, and micro-batching across pipelines.
 
     .venv/bin/python bench/engine.py [--quick] [--rounds N] [--max-pipelines N]
-                                     [--only isolation] [--isolated N]
+                                     [--only isolation|batching] [--isolated N] [--arenas N]
 
 1. One NanoDet pipeline, unpaced, on media/vtest.mp4: frames/s and CPU seconds per frame of
    the engine and of a bare loop doing the same work (OpenCV decode, the same ONNX session
@@ -12,7 +12,10 @@ two `pipelines.isolation` modes on a real local Ray.
 3. `process` against `shared` isolation through the real worker pools on a local Ray: the
    memory of the first pipeline on the node and of each additional one (RSS and PSS of the
    processes the pipelines run in), and the frames per second that N paced pipelines of the
-   same model process together, shared / process.
+   same model process together, shared / process. `--arenas N` runs `shared` again with
+   `pipelines.host_malloc_arenas: N`, in the same Ray session, against glibc's default.
+4. Four pipelines' inference stages sharing one session, `model.batching.max_batch` 1 (off)
+   against 4: inferences per second, batched / unbatched.
 
 Measurements 1 and 2 run in fresh subprocesses so CPU time and peak RSS are their own.
 """
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -266,17 +270,30 @@ def _pipeline_pids(namespace: str) -> set[int]:
     return set(ray.get([a.__ray_call__.remote(lambda _self: os.getpid()) for a in actors]))
 
 
-async def _isolation_run(isolation: str, video: Path, count: int, window: float) -> dict:
+@dataclass(frozen=True)
+class Variant:
+    """One isolation run: a `pipelines.isolation` mode and `pipelines.host_malloc_arenas`."""
+
+    isolation: str
+    arenas: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.isolation + (f"+arenas{self.arenas}" if self.arenas else "")
+
+
+async def _isolation_run(variant: Variant, video: Path, count: int, window: float) -> dict:
     """Start `count` paced pipelines one by one, noting the node's pipeline memory after each
     runs; then their frames per second together over `window` seconds."""
     import asyncio
 
     from coral_serve.workers.ray_hosts import ray_worker_pool
 
-    namespace = f"bench-{isolation}"
-    pool = ray_worker_pool(isolation, namespace)  # type: ignore[arg-type]
+    label = variant.label
+    namespace = f"bench-{label}"
+    pool = ray_worker_pool(variant.isolation, namespace, host_malloc_arenas=variant.arenas)  # type: ignore[arg-type]
     memory: list[tuple[float, float]] = []
-    ids = [f"{isolation}-{n}" for n in range(count)]
+    ids = [f"{variant.isolation}-{n}" for n in range(count)]
 
     async def processed(pipeline_id: str) -> int:
         """Frames it processed so far; 0 while its process is still starting."""
@@ -300,7 +317,7 @@ async def _isolation_run(isolation: str, video: Path, count: int, window: float)
             sizes = [_memory_mib(pid) for pid in pids]
             memory.append((sum(r for r, _ in sizes), sum(p for _, p in sizes)))
             print(
-                f"  {isolation:7s} {n + 1} pipeline(s) in {len(pids)} process(es): "
+                f"  {label:15s} {n + 1} pipeline(s) in {len(pids)} process(es): "
                 f"RSS {memory[-1][0]:7.1f} MiB  PSS {memory[-1][1]:7.1f} MiB",
                 flush=True,
             )
@@ -310,20 +327,31 @@ async def _isolation_run(isolation: str, video: Path, count: int, window: float)
         await asyncio.sleep(window)
         after = [await processed(p) for p in ids]
         fps = (sum(after) - sum(before)) / (time.perf_counter() - began)
-        return {"memory": memory, "fps": fps}
+        return {"memory": memory, "fps": fps, "load": os.getloadavg()[0]}
     finally:
         for pipeline_id in ids:
             await pool.kill(pipeline_id)
 
 
-def isolation(video: Path, count: int, window: float) -> None:
+def _per_added(memory: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Mean RSS and PSS each pipeline after the first adds, and the largest RSS step."""
+    steps = [(b[0] - a[0], b[1] - a[1]) for a, b in itertools.pairwise(memory)]
+    if not steps:
+        return 0.0, 0.0, 0.0
+    rss = [step[0] for step in steps]
+    return sum(rss) / len(rss), sum(step[1] for step in steps) / len(steps), max(rss)
+
+
+def isolation(video: Path, count: int, window: float, variants: list[Variant]) -> None:
+    """Every variant in one Ray session, each against the first (the baseline) and an arena
+    variant also against its mode with glibc's default arenas."""
     import asyncio
 
     import ray
 
     print(
         f"\n== isolation: {count} pipelines of one NanoDet model paced at {PACED_FPS:g} fps, "
-        f"process vs shared, on a local Ray ({window:g} s window) =="
+        f"{', '.join(v.label for v in variants)}, on a local Ray ({window:g} s window) =="
     )
     os.environ["OMP_NUM_THREADS"] = "1"  # inherited by Ray's worker processes
     ray.init(
@@ -334,31 +362,101 @@ def isolation(video: Path, count: int, window: float) -> None:
         log_to_driver=False,
     )
     try:
-        runs = {mode: asyncio.run(_isolation_run(mode, video, count, window)) for mode in MODES}
+        runs = {v: asyncio.run(_isolation_run(v, video, count, window)) for v in variants}
     finally:
         ray.shutdown()
-    for mode in MODES:
-        memory = runs[mode]["memory"]
-        steps = [(b[0] - a[0], b[1] - a[1]) for a, b in itertools.pairwise(memory)]
-        mean = [sum(s[i] for s in steps) / len(steps) if steps else 0.0 for i in (0, 1)]
+    for variant, run in runs.items():
+        memory = run["memory"]
+        rss, pss, _ = _per_added(memory)
         print(
-            f"  {mode:7s} first pipeline RSS {memory[0][0]:6.1f} MiB (PSS {memory[0][1]:6.1f}); "
-            f"each additional RSS {mean[0]:6.1f} MiB (PSS {mean[1]:6.1f}); "
-            f"{count} together {runs[mode]['fps']:5.1f} frames/s"
+            f"  {variant.label:15s} first pipeline RSS {memory[0][0]:6.1f} MiB "
+            f"(PSS {memory[0][1]:6.1f}); each additional RSS {rss:6.1f} MiB (PSS {pss:6.1f}); "
+            f"{count} together {run['fps']:5.1f} frames/s (load {run['load']:.1f})"
         )
-    process, shared = runs["process"], runs["shared"]
-    extra_rss = [b[0] - a[0] for a, b in itertools.pairwise(shared["memory"])]
-    worst = max(extra_rss) if extra_rss else 0.0
+    baseline = variants[0]
+    for variant in variants[1:]:
+        _ratio(variant, runs[variant], baseline, runs[baseline], count)
+        plain = Variant(variant.isolation)
+        if variant.arenas and plain in runs and plain != baseline:
+            _ratio(variant, runs[variant], plain, runs[plain], count)
+
+
+def _ratio(variant: Variant, run: dict, baseline: Variant, base: dict, count: int) -> None:
+    rss, pss, worst = _per_added(run["memory"])
+    base_rss, base_pss, _ = _per_added(base["memory"])
     print(
-        f"  shared/process: memory of {count} pipelines RSS "
-        f"x{shared['memory'][-1][0] / process['memory'][-1][0]:.3f}, "
-        f"PSS x{shared['memory'][-1][1] / process['memory'][-1][1]:.3f}; "
-        f"each additional shared pipeline at most {worst:.1f} MiB RSS (goal < 60); "
-        f"throughput x{shared['fps'] / process['fps']:.3f} (goal >= 1.0)"
+        f"  {variant.label}/{baseline.label}: memory of {count} pipelines RSS "
+        f"x{run['memory'][-1][0] / base['memory'][-1][0]:.3f}, "
+        f"PSS x{run['memory'][-1][1] / base['memory'][-1][1]:.3f}; each additional RSS "
+        f"x{rss / base_rss:.3f} (PSS x{pss / base_pss:.3f}, at most {worst:.1f} MiB); "
+        f"throughput x{run['fps'] / base['fps']:.3f}"
     )
 
 
-MODES = ("process", "shared")
+# -- micro-batching across the pipelines sharing one session -----------------------------
+
+
+def _session_rate(spec: Any, engines: int, window: float) -> tuple[float, Any]:
+    """Inferences per second of `engines` threads, each one pipeline's inference stage
+    running its own inputs back to back through one shared session; the batcher's counts."""
+    import numpy as np
+
+    from coral_serve.engine.sessions import SharedSessions
+
+    sessions = SharedSessions()
+    users = [sessions.acquire(spec) for _ in range(engines)]
+    size = users[0].input_shape[-1]
+    stop = threading.Event()
+    counts = [0] * engines
+
+    def run(index: int) -> None:
+        tensor = np.random.default_rng(index).random((1, 3, size, size), np.float32)
+        while not stop.is_set():
+            users[index].infer(tensor)
+            counts[index] += 1
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(engines)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # arenas warmed
+    before, began = sum(counts), time.perf_counter()
+    time.sleep(window)
+    rate = (sum(counts) - before) / (time.perf_counter() - began)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    stats = users[0].batch_stats()
+    for user in users:
+        user.close()
+    return rate, stats
+
+
+def batching(engines: int, window: float) -> None:
+    """`model.batching.max_batch` 1 against `engines` on a model with a dynamic batch (the
+    shipped NanoDet's is fixed at 1, so a small convolutional model stands in)."""
+    import tempfile
+
+    import onnxruntime
+
+    from coral_serve.schema.spec import ModelSpec
+    from tests.unit.engine.batch_model import build_batch_model
+
+    shape = onnxruntime.InferenceSession(str(MODEL)).get_inputs()[0].shape
+    print(
+        f"\n== micro-batching: {engines} pipelines sharing one session, inputs back to back "
+        f"({window:g} s window; {MODEL.name} input {shape}: fixed batch, so a small "
+        "convolutional model with a dynamic batch) =="
+    )
+    rates = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = build_batch_model(Path(tmp) / "batch.onnx")
+        for max_batch in (1, engines):
+            batching = {"max_batch": max_batch, "max_wait_ms": 5}
+            spec = ModelSpec(path=str(path), threads=1, batching=batching)
+            rates[max_batch], stats = _session_rate(spec, engines, window)
+            formed = f"{stats.batches} batches of {stats.batched_inputs} inputs" if stats else "off"
+            print(f"  max_batch {max_batch}: {rates[max_batch]:7.1f} inferences/s ({formed})")
+    print(f"  batched/unbatched: throughput x{rates[engines] / rates[1]:.3f}")
 
 
 def main() -> None:
@@ -366,8 +464,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 s clip, short windows")
     parser.add_argument("--rounds", type=int, default=1, help="engine/bare repetitions")
     parser.add_argument("--max-pipelines", type=int, default=8, help="capacity search limit")
-    parser.add_argument("--only", choices=["isolation"], help="run only this measurement")
+    parser.add_argument(
+        "--only", choices=["isolation", "batching"], help="run only this measurement"
+    )
     parser.add_argument("--isolated", type=int, default=8, help="pipelines per isolation run")
+    parser.add_argument(
+        "--arenas",
+        type=int,
+        default=0,
+        help="also run shared with pipelines.host_malloc_arenas N (MALLOC_ARENA_MAX)",
+    )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -394,7 +500,14 @@ def main() -> None:
         compare(video, args.rounds)
         warmup, window = (2.0, 5.0) if args.quick else (3.0, 12.0)
         capacity(VIDEO, warmup, window, args.max_pipelines)
-    isolation(VIDEO, args.isolated, 10.0 if args.quick else 20.0)
+    window = 10.0 if args.quick else 20.0
+    if args.only in (None, "isolation"):
+        variants = [Variant(mode) for mode in ("process", "shared")]
+        if args.arenas:
+            variants.append(Variant("shared", args.arenas))
+        isolation(VIDEO, args.isolated, window, variants)
+    if args.only in (None, "batching"):
+        batching(4, window)
 
 
 if __name__ == "__main__":

@@ -163,6 +163,15 @@ class PipelinesConfig(CoralBaseModel):
         "threads (much less memory per camera; a crash of the host restarts all of its "
         "pipelines).",
     )
+    host_malloc_arenas: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="glibc malloc arenas of each `shared` host process (MALLOC_ARENA_MAX in "
+        "its environment); 0: glibc's default of 8 per core. Its many engine threads would "
+        "each get an arena that keeps freed frames' memory. Per-process workers keep "
+        "glibc's default: there it saved nothing measurable (docs/operations.md, Isolation).",
+    )
     default_restart_policy: RestartPolicy = Field(
         default=RestartPolicy.on_failure,
         description="Restart policy for pipelines that do not set one.",

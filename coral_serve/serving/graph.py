@@ -68,6 +68,7 @@ def bind_graph(config: CoralConfig) -> Application:
             config.streams.recordings, config.pipelines.data_dir, config.pipelines.downloads
         ),
         ModelFiles.allowed_by(config.pipelines.models, config.pipelines.data_dir),
+        config.pipelines.host_malloc_arenas,
     )
     pipelines_node = pipelines.bind(config, workers)
     # Media on each node's own disk is reached through that node's agent; a volume every

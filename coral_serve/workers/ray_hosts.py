@@ -40,6 +40,15 @@ _ASK_TIMEOUT = 2.0  # a host that does not answer this fast is still waiting for
 _PROBE_SECONDS = 2.0
 
 
+def host_env(malloc_arenas: int) -> dict[str, Any]:
+    """Ray options of a host process: `malloc_arenas` caps glibc's malloc arenas
+    (MALLOC_ARENA_MAX, read when the process starts; each engine thread would get its own);
+    0 leaves glibc's default of 8 per core."""
+    if not malloc_arenas:
+        return {}
+    return {"runtime_env": {"env_vars": {"MALLOC_ARENA_MAX": str(malloc_arenas)}}}
+
+
 def shape_key(resources: ResourcesSpec) -> str:
     """A short name for a resource shape: pipelines asking for the same share a host."""
     shape = [resources.num_cpus, resources.num_gpus, sorted(resources.custom.items())]
@@ -64,12 +73,21 @@ class SharedRayWorkerPool(RayWorkerPool):
         namespace: str,
         recordings: RecordingSettings | None = None,
         model_files: ModelFiles | None = None,
+        malloc_arenas: int = 0,
     ) -> None:
         super().__init__(namespace, recordings, model_files)
+        self.malloc_arenas = malloc_arenas  # `pipelines.host_malloc_arenas`
         self._placed: dict[str, str] = {}  # pipeline id -> host name
         self._host_handles: dict[str, Any] = {}
         self._starting: dict[str, Any] = {}  # pipeline id -> its host's start call in flight
         self._placing = asyncio.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "malloc_arenas": self.malloc_arenas}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.malloc_arenas = state.get("malloc_arenas", 0)
 
     async def start(
         self, pipeline_id: str, spec: PipelineSpec, generation: int, paused: bool = False
@@ -144,6 +162,7 @@ class SharedRayWorkerPool(RayWorkerPool):
                 lifetime="detached",
                 get_if_exists=True,
                 **placement(resources),
+                **host_env(self.malloc_arenas),
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
                 max_concurrency=_HOST_CONCURRENCY,
                 max_restarts=0,  # PipelineService restarts its pipelines per their policies
@@ -275,8 +294,9 @@ def ray_worker_pool(
     namespace: str,
     recordings: RecordingSettings | None = None,
     model_files: ModelFiles | None = None,
+    host_malloc_arenas: int = 0,
 ) -> RayWorkerPool:
-    """The Ray pool of `pipelines.isolation`."""
-    shared = Isolation(isolation) is Isolation.shared
-    pool_class = SharedRayWorkerPool if shared else RayWorkerPool
-    return pool_class(namespace, recordings, model_files)
+    """The Ray pool of `pipelines.isolation` (`host_malloc_arenas`: its hosts', if shared)."""
+    if Isolation(isolation) is Isolation.shared:
+        return SharedRayWorkerPool(namespace, recordings, model_files, host_malloc_arenas)
+    return RayWorkerPool(namespace, recordings, model_files)
