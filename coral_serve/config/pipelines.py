@@ -156,12 +156,14 @@ class PipelinesConfig(CoralBaseModel):
         default=5.0, gt=0, le=3600, description="Seconds between reconcile passes."
     )
     isolation: Isolation = Field(
-        default=Isolation.process,
-        description="`process`: each pipeline is its own Ray actor process with its own "
-        "model session. `shared`: one host process per node and resource shape runs the "
-        "pipelines as threads and keeps one session per model file, backend, providers and "
-        "threads (much less memory per camera; a crash of the host restarts all of its "
-        "pipelines).",
+        default=Isolation.shared,
+        description="`shared`: one host process per node and resource shape runs the "
+        "pipelines as threads and keeps one session per model file, backend, providers, "
+        "threads and batching (about a seventh of the memory per added camera); a crash of "
+        "the host restarts all of its pipelines, and its shape is reserved once for all of "
+        "them. `process`: each pipeline is its own Ray actor process with its own model "
+        "session and its own resource reservation (the `deploy=cluster` default). "
+        "docs/operations.md, Isolation.",
     )
     host_malloc_arenas: int = Field(
         default=2,

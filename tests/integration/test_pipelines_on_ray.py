@@ -171,6 +171,9 @@ def test_nanodet_through_the_whole_stack_and_restart_policies(
         (process,) = worker_processes()
         kind = "ray::PipelineHost" if isolation == "shared" else "ray::PipelineWorker"
         assert process.info["cmdline"][0].startswith(kind)
+        # pipelines.host_malloc_arenas reaches a host; a per-process worker keeps glibc's.
+        arenas = process.environ().get("MALLOC_ARENA_MAX")
+        assert arenas == ("2" if isolation == "shared" else None)
         process.send_signal(signal.SIGKILL)
         restarted = wait_running(server, restartable, generation=2)
         assert restarted["status"]["restarts"] == 1

@@ -22,7 +22,7 @@ from tests.integration.server import wait_until
 BIN = Path(sys.executable).parent
 
 
-def _processes(root: int, prefix: str) -> list[psutil.Process]:
+def _processes(root: int, prefix: str | tuple[str, ...]) -> list[psutil.Process]:
     found = []
     for proc in process_tree(root):
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -32,9 +32,11 @@ def _processes(root: int, prefix: str) -> list[psutil.Process]:
 
 
 def _niceness(root: int) -> dict[str, set[int]]:
-    """The niceness of each Serve replica and each pipeline worker of the run."""
+    """The niceness of each Serve replica and each process pipelines run in (a host, in the
+    default `shared` isolation)."""
     seen: dict[str, set[int]] = {}
-    for role, prefix in (("replica", "ray::ServeReplica"), ("worker", "ray::PipelineWorker")):
+    workers = ("ray::PipelineWorker", "ray::PipelineHost")
+    for role, prefix in (("replica", "ray::ServeReplica"), ("worker", workers)):
         for proc in _processes(root, prefix):
             seen.setdefault(role, set()).add(proc.nice())
     return seen
