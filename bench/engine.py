@@ -15,7 +15,7 @@
    same model process together, shared / process. `--arenas N` runs `shared` again with
    `pipelines.host_malloc_arenas: N`, in the same Ray session, against glibc's default.
 4. Four pipelines' inference stages sharing one session, `model.batching.max_batch` 1 (off)
-   against 4: inferences per second, batched / unbatched.
+   against 4, with 1 and 2 intra-op threads: inferences per second, batched / unbatched.
 
 Measurements 1 and 2 run in fresh subprocesses so CPU time and peak RSS are their own.
 """
@@ -447,16 +447,23 @@ def batching(engines: int, window: float) -> None:
         f"({window:g} s window; {MODEL.name} input {shape}: fixed batch, so a small "
         "convolutional model with a dynamic batch) =="
     )
-    rates = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = build_batch_model(Path(tmp) / "batch.onnx")
-        for max_batch in (1, engines):
-            batching = {"max_batch": max_batch, "max_wait_ms": 5}
-            spec = ModelSpec(path=str(path), threads=1, batching=batching)
-            rates[max_batch], stats = _session_rate(spec, engines, window)
-            formed = f"{stats.batches} batches of {stats.batched_inputs} inputs" if stats else "off"
-            print(f"  max_batch {max_batch}: {rates[max_batch]:7.1f} inferences/s ({formed})")
-    print(f"  batched/unbatched: throughput x{rates[engines] / rates[1]:.3f}")
+        for threads in (1, 2):  # a batch runs on one call: only intra-op threads split it
+            rates = {}
+            for max_batch in (1, engines):
+                batching = {"max_batch": max_batch, "max_wait_ms": 5}
+                spec = ModelSpec(path=str(path), threads=threads, batching=batching)
+                rates[max_batch], stats = _session_rate(spec, engines, window)
+                formed = (
+                    f"{stats.batches} batches of {stats.batched_inputs} inputs" if stats else "off"
+                )
+                print(
+                    f"  threads {threads}, max_batch {max_batch}: "
+                    f"{rates[max_batch]:7.1f} inferences/s ({formed})"
+                )
+            ratio = rates[engines] / rates[1]
+            print(f"  threads {threads}: batched/unbatched throughput x{ratio:.3f}")
 
 
 def main() -> None:
@@ -476,6 +483,8 @@ def main() -> None:
     )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.isolated < 2:
+        parser.error("--isolated: at least 2 pipelines (it measures each additional one)")
     if args.worker:
         kind, video, *rest = args.worker
         if kind == "bare":

@@ -125,9 +125,10 @@ class BatchingSpec(CoralBaseModel):
         ge=1,
         le=256,
         description="Most inputs of different pipelines run as one batch; 1: off. Worth it on "
-        "accelerators (a batch of N costs far less than N runs); a CPU gains little. Needs a "
-        "dynamic batch dimension (or a fixed one, padded); a model with a fixed batch of 1 "
-        "runs its inputs one after another. Ignored in `process` isolation.",
+        "a GPU (a batch of N costs far less than N runs); on a CPU it halved throughput "
+        "(docs/operations.md, Isolation). Needs a dynamic batch dimension (or a fixed one, "
+        "padded); a model with a fixed batch of 1 runs its inputs one after another. "
+        "Ignored in `process` isolation.",
     )
     max_wait_ms: float = Field(
         default=5.0,
