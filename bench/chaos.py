@@ -87,6 +87,9 @@ def overrides(workdir: Path, port: int, clip: Path) -> list[str]:
         f"pipelines.data_dir={workdir / 'data'}",
         f"pipelines.sources.file_roots=[{clip.parent}]",
         "pipelines.reconcile_interval=0.5",
+        # One process per pipeline: the duplicate check counts them (a shared host holds
+        # several; restore in `shared` is tested in tests/integration/test_pipelines_on_ray.py).
+        "pipelines.isolation=process",
     ]
     if (REPO / "conf" / "demo" / "none.yaml").is_file():
         settings.append("demo=none")
