@@ -62,16 +62,18 @@ class SessionBatcher:
         self._fixed_batch = fixed_batch
         self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._closed = threading.Event()
+        self._closing = threading.Lock()  # no input slips in after the last one is failed
         self._stats = BatchStats(0, 0, 0)
         self._thread = threading.Thread(target=self._serve, name="session-batcher", daemon=True)
         self._thread.start()
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
         """`tensor`'s outputs, run in a batch with those other threads submit meanwhile."""
-        if self._closed.is_set():
-            raise InferenceError("the shared session is closed")
         request = _Request(tensor, Future())
-        self._requests.put(request)
+        with self._closing:
+            if self._closed.is_set():
+                raise InferenceError("the shared session is closed")
+            self._requests.put(request)
         return request.result.result()
 
     def stats(self) -> BatchStats:
@@ -79,8 +81,9 @@ class SessionBatcher:
 
     def close(self) -> None:
         """Stop taking inputs, finish the batch under way, fail any input still waiting."""
-        self._closed.set()
-        self._requests.put(None)
+        with self._closing:
+            self._closed.set()
+            self._requests.put(None)
         self._thread.join()
         while True:
             try:
