@@ -23,6 +23,7 @@ class Fresh(Generic[T]):
         self._value: T | None = None
         self._read_at = float("-inf")
         self._inflight: asyncio.Future[T] | None = None
+        self._changes = 0  # invalidations so far
 
     async def get(self) -> T:
         if self._value is not None and time.monotonic() - self._read_at < self._max_age:
@@ -32,11 +33,16 @@ class Fresh(Generic[T]):
         return await asyncio.shield(self._inflight)
 
     def invalidate(self) -> None:
-        """The next `get` reads afresh (after a change this process made itself)."""
+        """The next `get` reads afresh (after a change this process made itself): a read
+        already in flight began before the change, so it answers only its own callers."""
         self._read_at = float("-inf")
+        self._inflight = None
+        self._changes += 1
 
     async def _refresh(self) -> T:
+        changes = self._changes
         started = time.monotonic()
         value = await self._read()
-        self._value, self._read_at = value, started
+        if changes == self._changes:  # not kept if a change came while it was reading
+            self._value, self._read_at = value, started
         return value
