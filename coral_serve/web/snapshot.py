@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 _GRACE_SECONDS = 5.0
 _RETRY_SECONDS = (0.2, 5.0)  # first and longest pause after a failed long-poll
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_API_PREFIX = "/api/v1/"
 
 
 class PipelineSnapshot:
@@ -146,19 +145,16 @@ class PipelineSnapshot:
 
 
 class SnapshotWritesMiddleware:
-    """Marks the snapshot behind when a mutating API request starts its answer, which is
-    after the change is stored: the same client's next read sees it."""
+    """Marks the snapshot behind when a mutating request starts its answer, which is after
+    the change is stored: the same client's next read sees it. Any path counts, so a web
+    plugin's own routes that change a pipeline (the line counter's) are read back too."""
 
     def __init__(self, app: ASGIApp, snapshot: PipelineSnapshot) -> None:
         self.app = app
         self.snapshot = snapshot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] in _SAFE_METHODS
-            or not scope["path"].startswith(_API_PREFIX)
-        ):
+        if scope["type"] != "http" or scope["method"] in _SAFE_METHODS:
             await self.app(scope, receive, send)
             return
 
