@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,9 +121,11 @@ def test_the_end_of_the_file_ends_every_event(street: Run) -> None:
     assert all(r["has_snapshot"] for r in starts)  # kept as the media hook returned them
 
 
-def test_status_counts_zones_and_lines(street: Run) -> None:
+def test_status_counts_objects_zones_and_lines(street: Run) -> None:
     analytics = street.status["analytics"]
-    assert set(analytics) == {"zones", "lines"}
+    assert set(analytics) == {"objects", "zones", "lines"}
+    last = Counter(d["class"] for d in street.records[-1]["detections"])
+    assert analytics["objects"] == last  # what the newest frame holds
     assert set(analytics["zones"]) == {"plaza"}
     crossed = sum(len(r["crossings"]) for r in street.records)
     totals = analytics["lines"]["middle"]
