@@ -55,14 +55,21 @@ const freeName = (kind, list) => {
   return `${KIND[kind]}-${n}`;
 };
 
+// The classes field keeps the text as typed (a pushed re-render must not reset it, and
+// "person, " is on its way to a second class); the shape gets the parsed list at once.
 function ShapeForm({ kind, shape, others, onChange, onDelete }) {
   const problem = nameProblem(shape.name, others.map((s) => s.name));
+  const [classesText, setClassesText] = useState((shape.classes || []).join(", "));
+  const typeClasses = (text) => {
+    setClassesText(text);
+    onChange({ ...shape, classes: text.split(",").map((c) => c.trim()).filter(Boolean) });
+  };
   return html`<div class="row" id="shape-form" data-kind=${kind}>
     <label>Name<input id="shape-name" value=${shape.name} maxlength="64" aria-invalid=${!!problem}
       onInput=${(e) => onChange({ ...shape, name: e.currentTarget.value.trim() })} />
       ${problem && html`<span class="field-error" data-field="name">${problem}</span>`}</label>
-    <label>Classes (comma separated; empty: all)<input id="shape-classes" value=${(shape.classes || []).join(", ")}
-      onChange=${(e) => onChange({ ...shape, classes: e.currentTarget.value.split(",").map((c) => c.trim()).filter(Boolean) })} /></label>
+    <label>Classes (comma separated; empty: all)<input id="shape-classes" value=${classesText}
+      onInput=${(e) => typeClasses(e.currentTarget.value)} /></label>
     <button type="button" class="danger" onClick=${onDelete}>Delete ${KIND[kind]}</button>
   </div>`;
 }
