@@ -79,6 +79,9 @@ class SharedRayWorkerPool(RayWorkerPool):
         self.malloc_arenas = malloc_arenas  # `pipelines.host_malloc_arenas`
         self._placed: dict[str, str] = {}  # pipeline id -> host name
         self._host_handles: dict[str, Any] = {}
+        # Hosts seen in a listing of named actors: one this pool has just created may not
+        # be listed yet, and is not gone for that.
+        self._listed: set[str] = set()
         self._starting: dict[str, Any] = {}  # pipeline id -> its host's start call in flight
         self._placing = asyncio.Lock()
 
@@ -134,14 +137,14 @@ class SharedRayWorkerPool(RayWorkerPool):
         """Pipelines the hosts hold, and those handed to a host that exists but has not
         answered yet (waiting for its resources, as a pending process-mode actor does)."""
         names = await self._host_names()
-        for gone in set(self._host_handles) - names:
+        for gone in (set(self._host_handles) - names) & self._listed:
             self._forget_host(gone)
         answers = await self._ask_hosts(names)
         ids = {pid for held in answers.values() for pid in held}
         ids |= {
             pid
             for pid, name in self._placed.items()
-            if name in names and (name not in answers or pid in self._starting)
+            if name not in self._listed or name not in answers or pid in self._starting
         }
         return ids
 
@@ -168,6 +171,7 @@ class SharedRayWorkerPool(RayWorkerPool):
                 max_restarts=0,  # PipelineService restarts its pipelines per their policies
             )
             self._host_handles[name] = actor.remote()
+            self._listed.discard(name)  # a new host of a name a gone one had
         return name
 
     async def _pick_node(self, resources: ResourcesSpec) -> str:
@@ -237,12 +241,14 @@ class SharedRayWorkerPool(RayWorkerPool):
 
     async def _host_names(self) -> set[str]:
         named = await asyncio.to_thread(list_named_actors, all_namespaces=True)
-        return {
+        names = {
             entry["name"]
             for entry in named
             if entry.get("namespace") == self.namespace
             and str(entry.get("name", "")).startswith(HOST_PREFIX)
         }
+        self._listed |= names
+        return names
 
     async def _locate(self, pipeline_id: str) -> str:
         """The name of the host holding the pipeline; WorkerGone if none does."""
@@ -284,6 +290,7 @@ class SharedRayWorkerPool(RayWorkerPool):
 
     def _forget_host(self, name: str) -> None:
         self._host_handles.pop(name, None)
+        self._listed.discard(name)
         for pipeline_id in [pid for pid, held in self._placed.items() if held == name]:
             del self._placed[pipeline_id]
             self._starting.pop(pipeline_id, None)
