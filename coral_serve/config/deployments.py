@@ -94,6 +94,33 @@ class DeploymentsConfig(CoralBaseModel):
         description="EventService (owns the object-event store; keep at one replica).",
     )
 
+    combine_singletons: bool = Field(
+        default=False,
+        description="Run PipelineService, MonitorService and EventService in one replica "
+        "(ControlPlane): two Serve replicas less (~100 MiB PSS each and their starts) on a "
+        "small box; deploy=local turns it on. The replica reserves the three services' CPUs "
+        "and accepts their max_ongoing_requests together.",
+    )
+
+    def combined_singletons(self) -> DeploymentOptions:
+        """The options of the one replica that `combine_singletons` runs the three in."""
+        parts = [self.pipeline_service, self.monitor_service, self.event_service]
+        actors = [part.ray_actor_options for part in parts]
+        memory = [actor.memory for actor in actors if actor.memory is not None]
+        resources: dict[str, float] = {}
+        for actor in actors:
+            for name, amount in actor.resources.items():
+                resources[name] = resources.get(name, 0.0) + amount
+        return DeploymentOptions(
+            max_ongoing_requests=sum(part.max_ongoing_requests for part in parts),
+            ray_actor_options=ActorOptions(
+                num_cpus=sum(actor.num_cpus for actor in actors),
+                num_gpus=sum(actor.num_gpus for actor in actors),
+                memory=sum(memory) if memory else None,
+                resources=resources,
+            ),
+        )
+
     @model_validator(mode="after")
     def _singletons(self) -> DeploymentsConfig:
         for name in ("pipeline_service", "monitor_service", "event_service"):

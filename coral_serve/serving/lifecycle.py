@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 from types import FrameType
+from typing import Any
 
 import ray
 from ray import serve
@@ -15,6 +16,7 @@ from ray import serve
 from coral_serve.config import CoralConfig
 from coral_serve.config.runtime import RuntimeConfig
 from coral_serve.logs import configure_logging
+from coral_serve.serving.combined import COMBINED_DEPLOYMENT, MemberHandle
 from coral_serve.serving.graph import bind_graph
 
 __all__ = ["prepare_local_ray", "run_forever"]
@@ -40,9 +42,7 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
 
     def on_hangup(_signum: int, _frame: FrameType | None) -> None:
         # The handler only starts the work: it runs between two bytecodes of the main thread.
-        threading.Thread(
-            target=_reload, args=(config.runtime.app_name,), name="coral-reload", daemon=True
-        ).start()
+        threading.Thread(target=_reload, args=(config,), name="coral-reload", daemon=True).start()
 
     runtime = config.runtime
     started_ray = runtime.address is None
@@ -86,12 +86,20 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
             signal.signal(sig, handler)
 
 
-def _reload(app_name: str) -> None:
+def _pipeline_service(config: CoralConfig) -> Any:
+    """PipelineService's handle, in its own deployment or in the combined one."""
+    app_name = config.runtime.app_name
+    if config.deployments.combine_singletons:
+        combined = serve.get_deployment_handle(COMBINED_DEPLOYMENT, app_name=app_name)
+        return MemberHandle(combined, "pipelines")
+    return serve.get_deployment_handle("PipelineService", app_name=app_name)
+
+
+def _reload(config: CoralConfig) -> None:
     """SIGHUP: PipelineService reads the descriptor again (as POST /api/v1/config/reload)."""
     log.info("received SIGHUP, reloading the descriptor")
     try:
-        handle = serve.get_deployment_handle("PipelineService", app_name=app_name)
-        plan = handle.reload.remote().result()
+        plan = _pipeline_service(config).reload.remote().result()
     except Exception as exc:  # a bad descriptor: said in the log, the app keeps running
         log.error("reload failed: %s", getattr(exc, "detail", exc))
         return
