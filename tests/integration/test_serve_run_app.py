@@ -111,11 +111,18 @@ def test_control_replicas_start_without_media_or_metric_client_libraries(
     assert not loaded & _MEDIA_AND_METRIC_CLIENTS
 
 
-@pytest.mark.parametrize("deployment", ["StreamService", "EventService"])
-def test_service_replicas_leave_the_pipeline_engine_to_the_workers(deployment: str) -> None:
+@pytest.mark.parametrize(
+    ("deployment", "combined"),
+    [("StreamService", False), ("EventService", False), ("ControlPlane", True)],
+)
+def test_service_replicas_leave_the_pipeline_engine_to_the_workers(
+    deployment: str, combined: bool
+) -> None:
     """In either isolation the services reach workers through a pool they unpickle; only a
     worker or a host process needs the engine (tracking, drawing: about a second and
     45 MiB each)."""
-    config = CoralConfig.model_validate({"pipelines": {"isolation": "shared"}})
+    config = CoralConfig.model_validate(
+        {"pipelines": {"isolation": "shared"}, "deployments": {"combine_singletons": combined}}
+    )
     loaded = _replica_modules(graph.bind_graph(config), deployment)
     assert not loaded & {"coral_serve.engine.engine", "supervision"}
