@@ -23,7 +23,7 @@ from coral_serve.config.errors import ConfigProblem
 from coral_serve.config.kuberay import PodSize, WorkerGroup
 from coral_serve.config.layers import file_layer, set_layer
 from coral_serve.deploy.serve_config import render_serve_config
-from coral_serve.engine.event_media import event_media_dir
+from coral_serve.engine.event_media_files import event_media_dir
 from coral_serve.schema.redact import SECRET_WORDS
 from coral_serve.version import __version__
 

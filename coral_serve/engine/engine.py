@@ -21,7 +21,8 @@ from coral_serve.engine.channel import Channel, ChannelClosedError
 from coral_serve.engine.decoders import Transform
 from coral_serve.engine.download import SourceDownload
 from coral_serve.engine.errors import EngineError, ModelLoadError
-from coral_serve.engine.model import Model, ModelFiles, load_model, validate_model
+from coral_serve.engine.model import Model, load_model, validate_model
+from coral_serve.engine.model_files import ModelFiles
 from coral_serve.engine.results import ResultsBuffer
 from coral_serve.engine.sessions import SharedSessions
 from coral_serve.engine.source import EndOfStream, Frame, SourceState, VideoSource

@@ -7,93 +7,37 @@ the last keyframe before `start - pre_capture`, then every new packet until
 run in one thread of their own: the publish stage only queues a copy of a snapshot's frame
 (dropped while the thread is behind, never video delayed), the encoder queues its packets.
 
-Files: `<data_dir>/events/<pipeline_id>/<event_id>{.jpg,-crop.jpg,.mp4}` (`event_media_path`),
-each written under a temporary name and renamed when complete.
+Files: `<data_dir>/events/<pipeline_id>/<event_id>{.jpg,-crop.jpg,.mp4}` (`event_media_path`
+in `event_media_files`), each written under a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import queue
-import re
 import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
 
 import cv2
 import numpy as np
 
 from coral_serve.engine.encoding import Packet, PacketEncoder, PacketFile
+from coral_serve.engine.event_media_files import MEDIA_KINDS, MediaKind
 from coral_serve.schema.analytics import EventsSpec
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
-from coral_serve.schema.records import PIPELINE_ID_PATTERN
 
-__all__ = [
-    "MEDIA_KINDS",
-    "EventMediaFile",
-    "EventMediaWriter",
-    "MediaKind",
-    "event_media_dir",
-    "event_media_files",
-    "event_media_path",
-]
+__all__ = ["EventMediaWriter"]
 
 log = logging.getLogger(__name__)
 
-MediaKind = Literal["snapshot", "crop", "clip"]
-MEDIA_KINDS: dict[MediaKind, str] = {"snapshot": ".jpg", "crop": "-crop.jpg", "clip": ".mp4"}
-_PIPELINE_ID = re.compile(PIPELINE_ID_PATTERN)
-_EVENT_ID_LENGTH = 32
-_EVENT_ID = re.compile(rf"^[0-9a-f]{{{_EVENT_ID_LENGTH}}}$")
 _TEMP_PREFIX = ".event-"
 # Snapshots waiting for the media thread; beyond this they are dropped.
 _QUEUE_ITEMS = 64
 _JPEG = [cv2.IMWRITE_JPEG_QUALITY, 85]
 _HIGHLIGHT = (0, 215, 255)  # BGR amber: the event's own box on its snapshot
-
-
-def event_media_dir(data_dir: str | os.PathLike[str]) -> Path:
-    """The root of every pipeline's event media on a node."""
-    return Path(data_dir) / "events"
-
-
-class EventMediaFile(NamedTuple):
-    event_id: str
-    pipeline_id: str
-    size: int
-    modified: float
-
-
-def event_media_files(root: Path) -> list[EventMediaFile]:
-    """Every finished media file under `root` (an `event_media_dir`), temporary ones aside."""
-    found: list[EventMediaFile] = []
-    if not root.is_dir():
-        return found
-    for pipeline in os.scandir(root):
-        if not pipeline.is_dir(follow_symlinks=False):
-            continue
-        for entry in os.scandir(pipeline.path):
-            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                stat = entry.stat(follow_symlinks=False)
-                event_id = entry.name[:_EVENT_ID_LENGTH]
-                found.append(EventMediaFile(event_id, pipeline.name, stat.st_size, stat.st_mtime))
-    return found
-
-
-def event_media_path(
-    data_dir: str | os.PathLike[str], pipeline_id: str, event_id: str, kind: MediaKind
-) -> Path:
-    """Where one medium of one event lives; the only place that rule is written. Ids of any
-    other form are refused, so a path built here stays under `event_media_dir`."""
-    if not _PIPELINE_ID.fullmatch(pipeline_id) or not _EVENT_ID.fullmatch(event_id):
-        raise ValueError("not a pipeline id and an event id")
-    return event_media_dir(data_dir) / pipeline_id / f"{event_id}{MEDIA_KINDS[kind]}"
 
 
 @dataclass(frozen=True)

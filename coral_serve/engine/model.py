@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,58 +25,20 @@ from coral_serve.engine.decoders import (
     make_decoder,
 )
 from coral_serve.engine.errors import InferenceError, ModelLoadError
-from coral_serve.paths import PathRefusedError, check_regular_file, confine
+from coral_serve.engine.model_files import ModelFiles, confine_model_paths
+from coral_serve.paths import PathRefusedError, check_regular_file
 from coral_serve.schema.spec import ModelSpec, PipelineSpec
 
 if TYPE_CHECKING:
-    from coral_serve.config.pipelines import ModelPolicy
     from coral_serve.engine.sessions import SharedSessions
 
 __all__ = [
     "Model",
-    "ModelFiles",
     "check_model",
     "confine_model_files",
-    "confine_model_paths",
     "load_model",
     "validate_model",
 ]
-
-# The default of `pipelines.models.max_file_bytes`, for callers that load their own files.
-_DEFAULT_MAX_FILE_BYTES = 2 << 30
-
-
-@dataclass(frozen=True)
-class ModelFiles:
-    """Where model-side files may come from and how large a model file may be.
-
-    Workers get it with their pool, not with the spec: the spec comes from a request, and on
-    a cluster the files are read on the worker's node, which checks them again.
-    """
-
-    roots: tuple[str, ...] | None = None  # None: anywhere (callers naming their own files)
-    max_bytes: int = _DEFAULT_MAX_FILE_BYTES
-
-    @classmethod
-    def allowed_by(cls, policy: ModelPolicy, data_dir: str) -> ModelFiles:
-        """`pipelines.models` as workers apply it; `<data_dir>/models` is always a root, the
-        data dir itself is not: the store and the URL-signing key live there."""
-        return cls((*policy.roots, str(Path(data_dir) / "models")), policy.max_file_bytes)
-
-
-def confine_model_paths(spec: ModelSpec, files: ModelFiles) -> ModelSpec:
-    """`spec` with its model file and class-names file resolved into the allowed roots;
-    ModelLoadError names the key. Opens and stats no file: the control plane runs it, and on
-    a cluster the files may exist only on the nodes that run the pipeline."""
-    get_backend(spec.backend)  # an unknown backend is the first thing to say
-    if spec.passthrough:  # reads no file
-        return spec
-    update: dict[str, str] = {}
-    if spec.path is not None:
-        update["path"] = str(_confined(spec.path, "model.path", files))
-    if isinstance(spec.classes, str):
-        update["classes"] = str(_confined(spec.classes, "model.classes", files))
-    return spec.model_copy(update=update)
 
 
 def confine_model_files(spec: ModelSpec, files: ModelFiles) -> ModelSpec:
@@ -91,15 +52,6 @@ def confine_model_files(spec: ModelSpec, files: ModelFiles) -> ModelSpec:
         except PathRefusedError as exc:
             raise ModelLoadError(f"model.path {spec.path} {exc}") from None
     return spec
-
-
-def _confined(path: str, key: str, files: ModelFiles) -> Path:
-    if files.roots is None:
-        return Path(os.path.realpath(path))
-    try:
-        return confine(path, files.roots)
-    except PathRefusedError as exc:
-        raise ModelLoadError(f"{key} {path} {exc} (pipelines.models.roots)") from None
 
 
 @dataclass

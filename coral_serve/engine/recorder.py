@@ -3,7 +3,8 @@
 
 Each segment is written under a hidden temporary name and renamed only once its file is
 complete, so whoever lists or serves the directory never sees a half-written file. The name
-records the segment's start and end (epoch milliseconds), so listing needs no probing.
+records the segment's start and end (epoch milliseconds, `recording_files.segment_name`), so
+listing needs no probing.
 """
 
 from __future__ import annotations
@@ -11,61 +12,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-from coral_serve.config.pipelines import DownloadConfig
 from coral_serve.engine.encoding import Packet, PacketEncoder, PacketFile
+from coral_serve.engine.recording_files import segment_name
 
-__all__ = [
-    "RecordingSettings",
-    "SegmentRecorder",
-    "SegmentTimes",
-    "parse_segment_name",
-    "segment_name",
-]
+__all__ = ["SegmentRecorder"]
 
 log = logging.getLogger(__name__)
 
-_SEGMENT = re.compile(r"^(\d{13})-(\d{13})\.mp4$")
 _TEMP_PREFIX = ".recording-"
 _TEMP_SUFFIX = ".part"
 # A temporary file untouched this long belongs to a worker that died mid-segment.
 _STALE_TEMP_SECONDS = 3600.0
-
-
-@dataclass(frozen=True)
-class RecordingSettings:
-    """Where a worker keeps files on its node, resolved from the descriptor: its recordings
-    and how long their segments run, and (with `downloads`) its downloaded source."""
-
-    directory: str
-    segment_seconds: float
-    data_dir: str | None = None  # the descriptor's, which `directory` may lie under
-    downloads: DownloadConfig | None = None  # None: every source is opened where it is
-
-
-@dataclass(frozen=True)
-class SegmentTimes:
-    start: float
-    end: float
-
-
-def segment_name(start: float, end: float) -> str:
-    return f"{round(start * 1000):013d}-{round(end * 1000):013d}.mp4"
-
-
-def parse_segment_name(name: str) -> SegmentTimes | None:
-    """The times in a finished segment's name; None for anything else (temp files too)."""
-    match = _SEGMENT.fullmatch(name)
-    if match is None:
-        return None
-    start, end = (int(group) / 1000 for group in match.groups())
-    return SegmentTimes(start, end) if end >= start else None
 
 
 class _Segment:

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from coral_serve.config import CoralConfig
 from coral_serve.config.streams import node_path
-from coral_serve.engine.event_media import (
+from coral_serve.engine.event_media_files import (
     MEDIA_KINDS,
     EventMediaFile,
     MediaKind,

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from coral_serve.config.monitoring import DiskQuotaConfig
 from coral_serve.config.streams import node_path
 from coral_serve.engine.download import downloads_dir
-from coral_serve.engine.event_media import EventMediaFile, event_media_files
+from coral_serve.engine.event_media_files import EventMediaFile, event_media_files
 from coral_serve.errors import NotFoundError
 from coral_serve.monitoring.quota import QuotaKeeper
 from coral_serve.schema.checks import CheckResult

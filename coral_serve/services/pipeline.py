@@ -20,7 +20,7 @@ from coral_serve.config.pipelines import resolve_template
 from coral_serve.config.reload import redeploy_keys, reload_config
 from coral_serve.engine.download import downloads_dir
 from coral_serve.engine.errors import ModelLoadError
-from coral_serve.engine.model import ModelFiles, confine_model_paths
+from coral_serve.engine.model_files import ModelFiles, confine_model_paths
 from coral_serve.errors import (
     ConflictError,
     InvalidRequestError,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from coral_serve.config.pipelines import DownloadConfig
 from coral_serve.config.streams import RecordingsConfig
-from coral_serve.engine.recorder import RecordingSettings, parse_segment_name
+from coral_serve.engine.recording_files import RecordingSettings, parse_segment_name
 from coral_serve.errors import NotFoundError
 from coral_serve.schema.records import PIPELINE_ID_PATTERN
 from coral_serve.schema.streams import RecordingFile, RecordingSegment

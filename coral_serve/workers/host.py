@@ -12,8 +12,8 @@ import os
 import threading
 from typing import Any
 
-from coral_serve.engine.model import ModelFiles
-from coral_serve.engine.recorder import RecordingSettings
+from coral_serve.engine.model_files import ModelFiles
+from coral_serve.engine.recording_files import RecordingSettings
 from coral_serve.engine.sessions import SharedSessions
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.pool import WorkerGone

@@ -7,8 +7,9 @@ import asyncio
 from typing import Any
 
 from coral_serve.config.pipelines import Isolation
-from coral_serve.engine.model import ModelFiles, check_model
-from coral_serve.engine.recorder import RecordingSettings
+from coral_serve.engine.model import check_model
+from coral_serve.engine.model_files import ModelFiles
+from coral_serve.engine.recording_files import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.host import PipelineHost
 

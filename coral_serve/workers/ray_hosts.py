@@ -21,8 +21,8 @@ from ray.util import list_named_actors
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from coral_serve.config.pipelines import Isolation
-from coral_serve.engine.model import ModelFiles
-from coral_serve.engine.recorder import RecordingSettings
+from coral_serve.engine.model_files import ModelFiles
+from coral_serve.engine.recording_files import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec, ResourcesSpec
 from coral_serve.workers.pool import WorkerGone
 from coral_serve.workers.ray_pool import RayWorkerPool, placement

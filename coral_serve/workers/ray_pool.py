@@ -11,8 +11,8 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util import list_named_actors
 
-from coral_serve.engine.model import ModelFiles, check_model
-from coral_serve.engine.recorder import RecordingSettings
+from coral_serve.engine.model_files import ModelFiles
+from coral_serve.engine.recording_files import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec, ResourcesSpec
 from coral_serve.workers.pool import WorkerGone, pipeline_id_of, worker_name
 
@@ -23,8 +23,17 @@ _ACTOR_CONCURRENCY = 16
 _STOP_GRACE_SECONDS = 5.0
 MODEL_CHECK_TASK = "coral-model-check"
 """The task name of model checks (`ray list tasks --filter name=coral-model-check`)."""
-# The model check as a task, placed like the worker: it loads the model where it will run.
-_check_model_task = ray.remote(max_retries=0)(check_model)
+
+
+@ray.remote(max_retries=0)
+def _check_model_task(spec: PipelineSpec, files: ModelFiles | None) -> str | None:
+    """`engine.model.check_model` as a task, placed like the worker: it loads the model where
+    it will run."""
+    # Imported here, in the task: the replicas that submit it must not load the engine
+    # (NumPy, OpenCV); only the worker that runs it needs it.
+    from coral_serve.engine.model import check_model
+
+    return check_model(spec, files)
 
 
 def placement(resources: ResourcesSpec) -> dict[str, Any]:

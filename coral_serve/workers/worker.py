@@ -11,9 +11,11 @@ from coral_serve.config.streams import node_path
 from coral_serve.engine.download import SourceDownload, source_download
 from coral_serve.engine.encoding import PacketEncoder
 from coral_serve.engine.engine import PipelineEngine
-from coral_serve.engine.event_media import EventMediaWriter, event_media_dir
-from coral_serve.engine.model import ModelFiles
-from coral_serve.engine.recorder import RecordingSettings, SegmentRecorder
+from coral_serve.engine.event_media import EventMediaWriter
+from coral_serve.engine.event_media_files import event_media_dir
+from coral_serve.engine.model_files import ModelFiles
+from coral_serve.engine.recorder import SegmentRecorder
+from coral_serve.engine.recording_files import RecordingSettings
 from coral_serve.engine.sessions import SharedSessions
 from coral_serve.logs import mask_handlers
 from coral_serve.schema.spec import PipelineSpec, SourceSpec

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from coral_serve.engine.event_media import event_media_path
+from coral_serve.engine.event_media_files import event_media_path
 from coral_serve.schema.events import ClipState, EventPhase
 from tests.browser.chromium import BRIGHTNESS_JS, chromium
 from tests.browser.support import reopenable, shot, watched_page

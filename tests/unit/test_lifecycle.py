@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from coral_serve.config import CoralConfig
-from coral_serve.engine.recorder import RecordingSettings
+from coral_serve.engine.recording_files import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.state import DesiredState
 from coral_serve.services.pipeline import PipelineService

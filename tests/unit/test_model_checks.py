@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from coral_serve.engine.model import ModelFiles
+from coral_serve.engine.model_files import ModelFiles
 from coral_serve.errors import InvalidRequestError
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.schema.views import PipelineView

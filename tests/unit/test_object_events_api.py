@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from coral_serve.engine.event_media import event_media_path
+from coral_serve.engine.event_media_files import event_media_path
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
 from tests.conftest import shared_file
 from tests.unit.object_events import new_id, revision

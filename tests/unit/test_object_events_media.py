@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from coral_serve.engine.encoding import PacketEncoder
-from coral_serve.engine.event_media import EventMediaWriter, event_media_path
+from coral_serve.engine.event_media import EventMediaWriter
+from coral_serve.engine.event_media_files import event_media_path
 from coral_serve.schema.analytics import EventsSpec
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent
 

@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from coral_serve.config.monitoring import DiskQuotaConfig
-from coral_serve.engine.event_media import event_media_dir, event_media_files, event_media_path
+from coral_serve.engine.event_media_files import (
+    event_media_dir,
+    event_media_files,
+    event_media_path,
+)
 from coral_serve.errors import InvalidRequestError
 from coral_serve.schema.event_views import EventFilter
 from coral_serve.schema.events import ClipState, EventPhase, ObjectEvent

@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from coral_serve.config import ConfigSources, CoralConfig, load_config
-from coral_serve.engine.model import ModelFiles
+from coral_serve.engine.model_files import ModelFiles
 from coral_serve.services.events import EventService
 from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
+
     from coral_serve.schema.spec import ModelSpec
 
 __all__ = ["LAYOUT_NCHW_FLOAT", "LAYOUT_NHWC_UINT8", "Backend", "BackendSpec"]

@@ -6,12 +6,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from coral_serve.engine.backends.base import LAYOUT_NCHW_FLOAT, BackendSpec
 from coral_serve.engine.errors import InferenceError, ModelLoadError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from coral_serve.schema.spec import ModelSpec
 
 __all__ = ["SPEC", "OnnxRuntimeBackend", "select_providers"]
@@ -27,11 +27,13 @@ _ALIASES = {
     "coreml": "CoreMLExecutionProvider",
     "dml": "DmlExecutionProvider",
 }
+# NumPy dtype names, not types: the registry imports this module in control-plane replicas,
+# which must not load NumPy (`confine_model_paths` checks the backend's name there).
 _DTYPES = {
-    "tensor(float)": np.float32,
-    "tensor(float16)": np.float16,
-    "tensor(double)": np.float64,
-    "tensor(uint8)": np.uint8,
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(uint8)": "uint8",
 }
 
 
@@ -60,7 +62,7 @@ class OnnxRuntimeBackend:
         self._session: Any = None
         self._input_name = ""
         self._input_shape: tuple[int, ...] | None = None
-        self._dtype: type[np.generic] = np.float32
+        self._dtype = "float32"
         self.metadata: dict[str, str] = {}
         self.providers: list[str] = []
 

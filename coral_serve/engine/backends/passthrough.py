@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from coral_serve.engine.backends.base import BackendSpec
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from coral_serve.schema.spec import ModelSpec
 
 __all__ = ["SPEC", "PassthroughBackend"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from coral_serve.engine.backends.base import LAYOUT_NHWC_UINT8, BackendSpec
 from coral_serve.engine.errors import InferenceError, ModelLoadError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from coral_serve.schema.spec import ModelSpec
 
 __all__ = ["SPEC", "RknnBackend"]
@@ -76,6 +76,10 @@ class RknnBackend:
         return self._input_shape
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        # Imported here: the registry imports this module in control-plane replicas, which
+        # must not load NumPy (`confine_model_paths` checks the backend's name there).
+        import numpy as np
+
         if self._rknn is None:
             raise InferenceError("rknn backend is not loaded")
         outputs = self._rknn.inference(inputs=[np.ascontiguousarray(batch, dtype=np.uint8)])

@@ -12,7 +12,8 @@ import pytest
 
 from coral_serve.engine import encoding
 from coral_serve.engine.encoding import PacketEncoder
-from coral_serve.engine.recorder import RecordingSettings, SegmentRecorder, parse_segment_name
+from coral_serve.engine.recorder import SegmentRecorder
+from coral_serve.engine.recording_files import RecordingSettings, parse_segment_name
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.worker import PipelineWorker
 from tests.unit.engine.support import wait_until

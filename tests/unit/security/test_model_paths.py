@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from coral_serve.engine.model import ModelFiles
+from coral_serve.engine.model_files import ModelFiles
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.local import LocalWorkerPool
 from tests.conftest import shared_file
