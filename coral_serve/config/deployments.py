@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -101,6 +102,12 @@ class DeploymentsConfig(CoralBaseModel):
         "small box; deploy=local turns it on. The replica reserves the three services' CPUs "
         "and accepts their max_ongoing_requests together.",
     )
+
+    def each(self) -> Iterator[tuple[str, DeploymentOptions]]:
+        """Every deployment's options, by key (the switches left out)."""
+        for name, value in self:
+            if isinstance(value, DeploymentOptions):
+                yield name, value
 
     def combined_singletons(self) -> DeploymentOptions:
         """The options of the one replica that `combine_singletons` runs the three in."""

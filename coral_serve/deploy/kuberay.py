@@ -139,7 +139,7 @@ def _secret_keys(assignments: Mapping[str, Any], prefix: str = "") -> list[str]:
 def _check_pinned_resources(config: CoralConfig) -> None:
     """A deployment asking for a resource no group advertises would never schedule."""
     advertised = {HEAD_RESOURCE, NPU_RESOURCE}
-    for name, options in config.deployments:
+    for name, options in config.deployments.each():
         missing = set(options.ray_actor_options.resources) - advertised
         if missing:
             raise KubeRayError(

@@ -18,7 +18,7 @@ from ray.serve.deployment import Deployment
 
 from coral_serve.config import CoralConfig
 from coral_serve.config.deployments import DeploymentOptions, DeploymentsConfig
-from coral_serve.engine.model import ModelFiles
+from coral_serve.engine.model_files import ModelFiles
 from coral_serve.services.events import EventService
 from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
