@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coral_serve.engine.model_files import ModelFiles
 from coral_serve.engine.recording_files import RecordingSettings
-from coral_serve.engine.sessions import SharedSessions
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.pool import WorkerGone
-from coral_serve.workers.worker import PipelineWorker
+
+if TYPE_CHECKING:
+    from coral_serve.workers.worker import PipelineWorker
 
 __all__ = ["PipelineHost"]
 
@@ -27,7 +28,13 @@ class PipelineHost:
 
     def __init__(self, share_sessions: bool = True) -> None:
         """`share_sessions=False`: each pipeline loads its own model (the in-process pool in
-        `process` isolation, where the only difference left is the process)."""
+        `process` isolation, where the only difference left is the process).
+
+        The engine is imported here and in `start`, in the host's own process: the replica
+        that makes this class an actor imports this module, and must not load the engine,
+        OpenCV and PyAV (~70 MiB) for it."""
+        from coral_serve.engine.sessions import SharedSessions
+
         self._sessions = SharedSessions() if share_sessions else None
         self._lock = threading.Lock()
         self._workers: dict[str, PipelineWorker] = {}
@@ -42,6 +49,8 @@ class PipelineHost:
         model_files: ModelFiles | None = None,
     ) -> None:
         """Replace the pipeline's worker with a new one; the model loads in the background."""
+        from coral_serve.workers.worker import PipelineWorker
+
         self.kill(pipeline_id)
         worker = PipelineWorker(
             pipeline_id, spec, generation, recordings, paused, model_files, self._sessions

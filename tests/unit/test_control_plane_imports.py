@@ -16,6 +16,7 @@ import json, sys
 import coral_serve.serving.combined, coral_serve.services.pipeline, coral_serve.services.monitor
 import coral_serve.services.events, coral_serve.services.media_agent
 import coral_serve.workers.ray_hosts, coral_serve.workers.ray_pool, coral_serve.streams.recordings
+import coral_serve.workers.host  # what the first create makes an actor of
 from coral_serve.engine.model_files import ModelFiles, confine_model_paths
 from coral_serve.schema.spec import ModelSpec
 confine_model_paths(ModelSpec(path="model.onnx"), ModelFiles())
