@@ -16,6 +16,7 @@ from coral_serve.engine.model_files import ModelFiles
 from coral_serve.engine.recording_files import RecordingSettings
 from coral_serve.schema.spec import PipelineSpec
 from coral_serve.workers.pool import WorkerGone
+from coral_serve.workers.priority import apply_worker_priority
 
 if TYPE_CHECKING:
     from coral_serve.workers.worker import PipelineWorker
@@ -33,6 +34,7 @@ class PipelineHost:
         The engine is imported here and in `start`, in the host's own process: the replica
         that makes this class an actor imports this module, and must not load the engine,
         OpenCV and PyAV (~70 MiB) for it."""
+        apply_worker_priority()  # the host is the pipelines' process: before its imports
         from coral_serve.engine.sessions import SharedSessions
 
         self._sessions = SharedSessions() if share_sessions else None

@@ -117,8 +117,9 @@ def test_serve_config_output_deploys_with_serve_deploy(
         serve_cli(["deploy", str(tmp_path / "serve.yaml")], dashboard, ray_environment, tmp_path)
         ready = wait_ready(head, f"{base}/readyz", tmp_path)
         checks = {check["name"]: check for check in ready.json()["checks"]}
-        # The ingress and four services (deploy=local answers readiness in the ingress).
-        assert checks["deployments"]["detail"] == "5 healthy"
+        # deploy=local: the ingress (which answers readiness), StreamService and the
+        # ControlPlane replica of the three single-replica services.
+        assert checks["deployments"]["detail"] == "3 healthy"
         # The builder read the descriptor file and the --set override given to serve-config.
         assert httpx.get(f"{base}/config.json").json()["title"] == TITLE
         assert (tmp_path / "data" / "coral.db").is_file()
