@@ -15,6 +15,7 @@ server, and the figures are only comparable within one run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -22,8 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.integration.server import Server, control_plane, wait_until
@@ -129,7 +133,8 @@ def run_wrk(
 def frames(server: Server, ids: list[str]) -> dict[str, int]:
     counters = {}
     for pipeline_id in ids:
-        status = server.client.get(f"{API}/{pipeline_id}/status").json()
+        status = admitted(functools.partial(server.client.get, f"{API}/{pipeline_id}/status"))
+        status = status.json()
         counters[pipeline_id] = status["counters"]["frames_processed"]
     return counters
 
@@ -140,6 +145,17 @@ def fps_while(server: Server, ids: list[str], action) -> tuple[dict[str, float],
     result = action()
     after, elapsed = frames(server, ids), time.monotonic() - started
     return {i: (after[i] - before[i]) / elapsed for i in ids}, result
+
+
+def admitted(send: Callable[[], httpx.Response], attempts: int = 30) -> httpx.Response:
+    """`send()` again after each 429's Retry-After: the load phase just before used up this
+    address's admission budget (http.admission is per client, and wrk shares the address)."""
+    for _ in range(attempts):
+        response = send()
+        if response.status_code != 429:
+            return response
+        time.sleep(float(response.headers.get("Retry-After", "1")))
+    return response
 
 
 def create_pipelines(server: Server, count: int, fps: float) -> list[str]:
@@ -154,12 +170,15 @@ def create_pipelines(server: Server, count: int, fps: float) -> list[str]:
                 "threads": 1,
             },
         }
-        response = server.client.post(API, json=spec)
+        response = admitted(functools.partial(server.client.post, API, json=spec))
         response.raise_for_status()
         ids.append(response.json()["id"])
 
     def running() -> list[str]:
-        return [server.client.get(f"{API}/{i}/status").json()["state"] for i in ids]
+        statuses = [
+            admitted(functools.partial(server.client.get, f"{API}/{i}/status")) for i in ids
+        ]
+        return [status.json()["state"] for status in statuses]
 
     wait_until(running, lambda states: all(s == "running" for s in states), timeout=180)
     return ids
