@@ -21,7 +21,7 @@ from typing import Any
 
 from coral_serve.workers.priority import apply_control_plane_priority
 
-__all__ = ["COMBINED_DEPLOYMENT", "ControlPlane", "MemberHandle"]
+__all__ = ["COMBINED_DEPLOYMENT", "ControlPlane", "MemberHandle", "Members"]
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
 from coral_serve.services.stream import StreamService
-from coral_serve.serving.combined import COMBINED_DEPLOYMENT, ControlPlane, MemberHandle
+from coral_serve.serving.combined import COMBINED_DEPLOYMENT, ControlPlane, MemberHandle, Members
 from coral_serve.serving.ingress import Ingress
 from coral_serve.serving.media_nodes import RayMediaNodes
 from coral_serve.serving.session_router import replica_tag, session_routing
@@ -87,7 +87,7 @@ def bind_graph(config: CoralConfig) -> Application:
             config.monitoring.disk,
         )
     # Pipeline fps and latency also go to Ray's own metrics, a sink only the graph can build.
-    singletons: dict[str, tuple[type, tuple[Any, ...]]] = {
+    singletons: Members = {
         "pipelines": (PipelineService, (config, workers())),
         "monitor": (MonitorService, (config, workers(), {"ray": RayMetricsSink()}, media)),
         "events": (EventService, (config, workers(), None, media)),
@@ -108,9 +108,7 @@ def bind_graph(config: CoralConfig) -> Application:
     )
 
 
-def _bind_singletons(
-    plan: DeploymentsConfig, singletons: dict[str, tuple[type, tuple[Any, ...]]]
-) -> list[Any]:
+def _bind_singletons(plan: DeploymentsConfig, singletons: Members) -> list[Any]:
     """The three single-replica services, each a deployment of its own or, with
     `deployments.combine_singletons`, members of one ControlPlane replica."""
     if plan.combine_singletons:
