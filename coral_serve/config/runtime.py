@@ -105,6 +105,17 @@ class RuntimeConfig(CoralBaseModel):
         "pipeline or model check (each ~100 MiB; a cold one adds ~1 s to a create); null: "
         "Ray's default, one per CPU. A joined cluster keeps its own.",
     )
+    ray_dashboard: bool = Field(
+        default=False,
+        description="A locally started Ray also runs its dashboard (with its state and job "
+        "APIs: `ray list actors`, `ray job submit`) on 127.0.0.1:8265; false starts no Ray "
+        "API server process at all (~75 MiB). A joined cluster keeps its own.",
+    )
+    ray_autoscaler_monitor: bool = Field(
+        default=False,
+        description="A locally started Ray also runs its autoscaler monitor, which nothing on "
+        "a single box uses but `ray status` (~50 MiB). A joined cluster keeps its own.",
+    )
     control_plane_nice: int | None = Field(
         default=None,
         ge=-20,

@@ -18,6 +18,7 @@ from coral_serve.config.runtime import RuntimeConfig
 from coral_serve.logs import configure_logging
 from coral_serve.serving.combined import COMBINED_DEPLOYMENT, MemberHandle
 from coral_serve.serving.graph import bind_graph
+from coral_serve.serving.local_ray import init_local_ray
 
 __all__ = ["prepare_local_ray", "run_forever"]
 
@@ -48,20 +49,18 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
     started_ray = runtime.address is None
     init_options: dict[str, object] = {
         "namespace": runtime.namespace,
-        "include_dashboard": False,
         "logging_level": logging.WARNING,
     }
     if started_ray:
         prepare_local_ray(runtime)
-        # "local" always starts a fresh Ray, never attaching to another cluster on this box.
-        init_options.update(
-            address="local",
+        init_local_ray(
+            runtime,
             num_cpus=runtime.num_cpus,
             _system_config=runtime.local_ray_system_config(),
+            **init_options,
         )
     else:
-        init_options["address"] = runtime.address
-    ray.init(**init_options)
+        ray.init(address=runtime.address, include_dashboard=False, **init_options)
     # After ray.init: Ray's core worker installs its own SIGTERM handler, which would exit
     # without shutting Serve and the local Ray down.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}

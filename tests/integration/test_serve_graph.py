@@ -92,6 +92,8 @@ def test_python_m_coral_serve_serves_and_shuts_down_cleanly(tmp_path: Path) -> N
         assert replica.environ()["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
         # No idle Ray worker is kept warm (runtime.warm_workers=0): each would hold ~100 MiB.
         wait_until(lambda: _processes(process.pid, "ray::IDLE"), lambda idle: not idle)
+        # Nor Ray's autoscaler monitor and API server, which nothing on one box uses.
+        assert _ray_head_extras(process.pid) == set()
     finally:
         survivors = terminate_and_collect_survivors(process, signal.SIGTERM)
     assert process.returncode == 0
@@ -99,6 +101,52 @@ def test_python_m_coral_serve_serves_and_shuts_down_cleanly(tmp_path: Path) -> N
     # The store lives where the descriptor says; Hydra wrote nothing into the working dir.
     assert (tmp_path / "data" / "coral.db").is_file()
     assert not (tmp_path / "outputs").exists()
+
+
+def _ray_head_extras(root: int) -> set[str]:
+    """Which of Ray's optional head processes run under `root`."""
+    scripts = {"autoscaler/_private/monitor.py": "monitor", "dashboard/dashboard.py": "dashboard"}
+    running = set()
+    for proc in process_tree(root):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            command = " ".join(proc.cmdline())
+            running |= {name for script, name in scripts.items() if script in command}
+    return running
+
+
+def test_ray_dashboard_on_request_runs_on_loopback_behind_a_token(tmp_path: Path) -> None:
+    port = free_port()
+    process = start(
+        [
+            sys.executable,
+            "-m",
+            "coral_serve",
+            "demo=none",
+            "runtime.ray_dashboard=true",
+            "runtime.ray_autoscaler_monitor=true",
+            f"http.port={port}",
+            f"pipelines.data_dir={tmp_path / 'data'}",
+        ],
+        cwd=tmp_path,
+    )
+    try:
+        wait_ready(process, f"http://127.0.0.1:{port}/readyz", tmp_path)
+        assert _ray_head_extras(process.pid) == {"monitor", "dashboard"}
+        # It answers on loopback, and only with Ray's token (on by default for a new Ray).
+        refused = wait_until(
+            lambda: _get_or_none("http://127.0.0.1:8265/api/version"),
+            lambda answer: answer is not None,
+        )
+        assert refused.status_code == 401
+    finally:
+        survivors = terminate_and_collect_survivors(process, signal.SIGTERM)
+    assert survivors == []
+
+
+def _get_or_none(url: str) -> httpx.Response | None:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(url)
+    return None
 
 
 def test_serve_run_builds_the_app_from_builder_args(tmp_path: Path) -> None:
