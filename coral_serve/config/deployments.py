@@ -60,6 +60,11 @@ class DeploymentOptions(CoralBaseModel):
         default_factory=ActorOptions, description="Resources of each replica."
     )
 
+    @property
+    def single(self) -> bool:
+        """Exactly one replica, never scaled."""
+        return self.autoscaling is None and self.num_replicas == 1
+
     def to_serve(self) -> dict[str, Any]:
         """Keyword arguments for `Deployment.options()`."""
         options: dict[str, Any] = {
@@ -95,12 +100,13 @@ class DeploymentsConfig(CoralBaseModel):
         description="EventService (owns the object-event store; keep at one replica).",
     )
 
-    combine_singletons: bool = Field(
+    combine: bool = Field(
         default=False,
-        description="Run PipelineService, MonitorService and EventService in one replica "
-        "(ControlPlane): two Serve replicas less (~100 MiB PSS each and their starts) on a "
-        "small box; deploy=local turns it on. The replica reserves the three services' CPUs "
-        "and accepts their max_ongoing_requests together.",
+        description="Run every service that has one replica inside the one ingress replica "
+        "(each saves a Serve replica: ~85 MiB PSS and a start on a small box); a scaled "
+        "service, and what it calls, keep deployments of their own. deploy=local turns it "
+        "on. The ingress replica then reserves their CPUs, GPUs, memory and resources too, "
+        "keeps its own max_ongoing_requests, and must run one replica.",
     )
 
     def each(self) -> Iterator[tuple[str, DeploymentOptions]]:
@@ -109,9 +115,13 @@ class DeploymentsConfig(CoralBaseModel):
             if isinstance(value, DeploymentOptions):
                 yield name, value
 
-    def combined_singletons(self) -> DeploymentOptions:
-        """The options of the one replica that `combine_singletons` runs the three in."""
-        parts = [self.pipeline_service, self.monitor_service, self.event_service]
+    def of(self, service: str) -> DeploymentOptions:
+        """The options of a service by its short name (`pipelines`, `streams`, ...)."""
+        return getattr(self, _SERVICE_KEYS[service])
+
+    def combined(self, services: set[str]) -> DeploymentOptions:
+        """The options of the ingress replica when `combine` runs `services` in it."""
+        parts = [self.ingress, *(self.of(name) for name in sorted(services))]
         actors = [part.ray_actor_options for part in parts]
         memory = [actor.memory for actor in actors if actor.memory is not None]
         resources: dict[str, float] = {}
@@ -119,7 +129,7 @@ class DeploymentsConfig(CoralBaseModel):
             for name, amount in actor.resources.items():
                 resources[name] = resources.get(name, 0.0) + amount
         return DeploymentOptions(
-            max_ongoing_requests=sum(part.max_ongoing_requests for part in parts),
+            max_ongoing_requests=self.ingress.max_ongoing_requests,
             ray_actor_options=ActorOptions(
                 num_cpus=sum(actor.num_cpus for actor in actors),
                 num_gpus=sum(actor.num_gpus for actor in actors),
@@ -132,6 +142,20 @@ class DeploymentsConfig(CoralBaseModel):
     def _singletons(self) -> DeploymentsConfig:
         for name in ("pipeline_service", "monitor_service", "event_service"):
             options: DeploymentOptions = getattr(self, name)
-            if options.autoscaling is not None or options.num_replicas != 1:
+            if not options.single:
                 raise ValueError(f"{name} owns shared state and must run exactly one replica")
+        if self.combine and not self.ingress.single:
+            raise ValueError(
+                "deployments.ingress must run exactly one replica while deployments.combine "
+                "runs the services inside it; set deployments.combine=false to scale it"
+            )
         return self
+
+
+_SERVICE_KEYS = {
+    "pipelines": "pipeline_service",
+    "monitor": "monitor_service",
+    "events": "event_service",
+    "streams": "stream_service",
+    "health": "health_service",
+}

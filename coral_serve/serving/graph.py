@@ -2,9 +2,8 @@
 
 Ingress (FastAPI) ── PipelineService, StreamService, MonitorService, HealthService, EventService
 
-On one box PipelineService, MonitorService and EventService may share one ControlPlane
-replica (`deployments.combine_singletons`) and HealthService may run in the ingress
-(`health.in_ingress`).
+On one box the ingress replica may run every service itself (`deployments.combine`), or
+HealthService alone (`health.in_ingress`).
 """
 
 from __future__ import annotations
@@ -17,15 +16,15 @@ from ray.serve import Application
 from ray.serve.deployment import Deployment
 
 from coral_serve.config import CoralConfig
-from coral_serve.config.deployments import DeploymentOptions, DeploymentsConfig
+from coral_serve.config.deployments import DeploymentOptions
 from coral_serve.engine.model_files import ModelFiles
 from coral_serve.services.events import EventService
 from coral_serve.services.health import HealthService
 from coral_serve.services.monitor import MonitorService
 from coral_serve.services.pipeline import PipelineService
 from coral_serve.services.stream import StreamService
-from coral_serve.serving.combined import COMBINED_DEPLOYMENT, ControlPlane, MemberHandle, Members
 from coral_serve.serving.ingress import Ingress
+from coral_serve.serving.local_services import Recipes, Sibling
 from coral_serve.serving.media_nodes import RayMediaNodes
 from coral_serve.serving.session_router import replica_tag, session_routing
 from coral_serve.serving.states import serve_deployment_states
@@ -58,14 +57,42 @@ def bind_graph(config: CoralConfig) -> Application:
     """Bind every deployment of the descriptor into one application."""
     config.check_startable()
     plan = config.deployments
-    streams = _service_deployment(StreamService, "StreamService", plan.stream_service).options(
-        request_router_config=session_routing()
-    )
-    health = _service_deployment(HealthService, "HealthService", plan.health_service)
+    recipes = _recipes(config)
+    local = _run_in_ingress(config, recipes)
     ingress = serve.deployment(Ingress, name="Ingress", **plan.ingress.to_serve())
+    if plan.combine:
+        ingress = ingress.options(**plan.combined(set(local)).to_serve())
+    remote: dict[str, Any] = {}
+    for name, (service_cls, args) in recipes.items():
+        if name in local:
+            continue
+        deployment = _service_deployment(service_cls, service_cls.__name__, plan.of(name))
+        if name == "streams":
+            deployment = deployment.options(request_router_config=session_routing())
+        bound = [remote[arg.name] if isinstance(arg, Sibling) else arg for arg in args]
+        remote[name] = deployment.bind(*bound)
+    return ingress.bind(config, remote, local)
+
+
+def _run_in_ingress(config: CoralConfig, recipes: Recipes) -> Recipes:
+    """The recipes the ingress replica runs itself, in their start order. With
+    `deployments.combine`, every service that runs one replica, unless a scaled service
+    needs it: a deployment of its own cannot reach into the ingress replica."""
+    chosen = {"health"} if config.health.in_ingress else set()
+    if config.deployments.combine:
+        apart = {name for name in recipes if not config.deployments.of(name).single}
+        for name in reversed(list(recipes)):  # a recipe's siblings come before it
+            if name in apart:
+                apart |= {arg.name for arg in recipes[name][1] if isinstance(arg, Sibling)}
+        chosen |= set(recipes) - apart
+    return {name: recipe for name, recipe in recipes.items() if name in chosen}
+
+
+def _recipes(config: CoralConfig) -> Recipes:
+    """Every service's class and arguments, in the order they start."""
 
     def workers() -> WorkerPool:
-        # Each service gets a pool of its own, as it would in a replica of its own.
+        # Each service gets a pool of its own, also when several run in one replica.
         return ray_worker_pool(
             config.pipelines.isolation,
             config.runtime.namespace,
@@ -86,42 +113,13 @@ def bind_graph(config: CoralConfig) -> Application:
             config.pipelines.data_dir,
             config.monitoring.disk,
         )
-    # Pipeline fps and latency also go to Ray's own metrics, a sink only the graph can build.
-    singletons: Members = {
+    states = functools.partial(serve_deployment_states, config.runtime.app_name)
+    monitor = Sibling("monitor")
+    return {
         "pipelines": (PipelineService, (config, workers())),
+        # Pipeline fps and latency also go to Ray's own metrics, a sink only the graph builds.
         "monitor": (MonitorService, (config, workers(), {"ray": RayMetricsSink()}, media)),
         "events": (EventService, (config, workers(), None, media)),
+        "streams": (StreamService, (config, workers(), monitor, media, replica_tag)),
+        "health": (HealthService, (config, Sibling("pipelines"), monitor, states)),
     }
-    pipelines_node, monitor_node, events_node = _bind_singletons(plan, singletons)
-    # With health.in_ingress (one box) each ingress replica answers readiness itself.
-    health_node = None
-    if not config.health.in_ingress:
-        states = functools.partial(serve_deployment_states, config.runtime.app_name)
-        health_node = health.bind(config, pipelines_node, monitor_node, states)
-    return ingress.bind(
-        config,
-        pipelines_node,
-        streams.bind(config, workers(), monitor_node, media, replica_tag),
-        monitor_node,
-        health_node,
-        events_node,
-    )
-
-
-def _bind_singletons(plan: DeploymentsConfig, singletons: Members) -> list[Any]:
-    """The three single-replica services, each a deployment of its own or, with
-    `deployments.combine_singletons`, members of one ControlPlane replica."""
-    if plan.combine_singletons:
-        control = serve.deployment(
-            ControlPlane, name=COMBINED_DEPLOYMENT, **plan.combined_singletons().to_serve()
-        ).bind(singletons)
-        return [MemberHandle(control, member) for member in singletons]
-    options = {
-        "pipelines": plan.pipeline_service,
-        "monitor": plan.monitor_service,
-        "events": plan.event_service,
-    }
-    return [
-        _service_deployment(service_cls, service_cls.__name__, options[member]).bind(*args)
-        for member, (service_cls, args) in singletons.items()
-    ]

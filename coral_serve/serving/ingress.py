@@ -1,18 +1,17 @@
 """The ingress deployment's class, apart from the graph: a replica unpickles a class by
-importing its module, so the ingress imports the web layer and not every service's libraries
-(WebRTC, video, metric clients), which would only slow its start. HealthService is as light,
-so on one box (`health.in_ingress`) it runs inside this replica."""
+importing its module, so the ingress imports the web layer and the services it constructs
+itself, not every service's libraries (WebRTC, video, metric clients), which would only slow
+its start. On one box it constructs every service (`deployments.combine`), or HealthService
+alone (`health.in_ingress`)."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from ray import serve
 
 from coral_serve.config import CoralConfig
-from coral_serve.services.health import HealthService
-from coral_serve.serving.states import serve_deployment_states
+from coral_serve.serving.local_services import LocalServices, Recipes
 from coral_serve.web import Services, create_web_app
 from coral_serve.workers.priority import apply_control_plane_priority
 
@@ -21,32 +20,20 @@ __all__ = ["Ingress"]
 
 @serve.ingress()
 class Ingress:
-    """Serves the FastAPI app of `create_web_app` with handles to every service."""
+    """Serves the FastAPI app of `create_web_app` over every service: `remote` are handles
+    to their deployments, `local` the recipes of those this replica runs itself."""
 
-    async def __init__(
-        self,
-        config: CoralConfig,
-        pipelines: Any,
-        streams: Any,
-        monitor: Any,
-        health: Any | None,
-        events: Any,
-    ) -> None:
-        """`health` None (health.in_ingress): readiness is answered in this replica."""
+    async def __init__(self, config: CoralConfig, remote: dict[str, Any], local: Recipes) -> None:
         apply_control_plane_priority()
-        self._health: HealthService | None = None
-        if health is None:
-            states = functools.partial(serve_deployment_states, config.runtime.app_name)
-            health = self._health = HealthService(config, pipelines, monitor, states)
-            await self._health.start()
-        services = Services.wrap(
-            pipelines=pipelines, streams=streams, monitor=monitor, health=health, events=events
-        )
-        self._web = create_web_app(config, services)
+        self._local = await LocalServices.start(local, remote)
+        self._web = create_web_app(config, Services.wrap(**remote, **self._local.services))
+
+    async def invoke(self, member: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call a service this replica runs (`MemberHandle` from outside, e.g. a reload)."""
+        return await self._local.invoke(member, method, *args, **kwargs)
 
     async def __del__(self) -> None:
-        if self._health is not None:
-            await self._health.stop()
+        await self._local.stop()
 
     def __serve_build_asgi_app__(self) -> Any:
         return self._web

@@ -16,9 +16,9 @@ from ray import serve
 from coral_serve.config import CoralConfig
 from coral_serve.config.runtime import RuntimeConfig
 from coral_serve.logs import configure_logging
-from coral_serve.serving.combined import COMBINED_DEPLOYMENT, MemberHandle
 from coral_serve.serving.graph import bind_graph
 from coral_serve.serving.local_ray import init_local_ray
+from coral_serve.serving.local_services import MemberHandle
 
 __all__ = ["prepare_local_ray", "run_forever"]
 
@@ -86,11 +86,11 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
 
 
 def _pipeline_service(config: CoralConfig) -> Any:
-    """PipelineService's handle, in its own deployment or in the combined one."""
+    """PipelineService's handle, in its own deployment or in the ingress replica."""
     app_name = config.runtime.app_name
-    if config.deployments.combine_singletons:
-        combined = serve.get_deployment_handle(COMBINED_DEPLOYMENT, app_name=app_name)
-        return MemberHandle(combined, "pipelines")
+    if config.deployments.combine:
+        ingress = serve.get_deployment_handle("Ingress", app_name=app_name)
+        return MemberHandle(ingress, "pipelines")
     return serve.get_deployment_handle("PipelineService", app_name=app_name)
 
 

@@ -117,9 +117,8 @@ def test_serve_config_output_deploys_with_serve_deploy(
         serve_cli(["deploy", str(tmp_path / "serve.yaml")], dashboard, ray_environment, tmp_path)
         ready = wait_ready(head, f"{base}/readyz", tmp_path)
         checks = {check["name"]: check for check in ready.json()["checks"]}
-        # deploy=local: the ingress (which answers readiness), StreamService and the
-        # ControlPlane replica of the three single-replica services.
-        assert checks["deployments"]["detail"] == "3 healthy"
+        # deploy=local: one ingress replica that runs every service itself.
+        assert checks["deployments"]["detail"] == "1 healthy"
         # The builder read the descriptor file and the --set override given to serve-config.
         assert httpx.get(f"{base}/config.json").json()["title"] == TITLE
         assert (tmp_path / "data" / "coral.db").is_file()

@@ -65,15 +65,10 @@ def test_python_m_coral_serve_serves_and_shuts_down_cleanly(tmp_path: Path) -> N
         ready = wait_ready(process, f"{base}/readyz", tmp_path)
         checks = {check["name"]: check for check in ready.json()["checks"]}
         assert checks["store"]["ok"] and checks["deployments"]["ok"]
-        # On one box readiness is answered in the ingress, and PipelineService,
-        # MonitorService and EventService share one ControlPlane replica.
-        assert checks["deployments"]["detail"] == "3 healthy"
+        # On one box the ingress replica runs every service itself.
+        assert checks["deployments"]["detail"] == "1 healthy"
         replicas = {p.cmdline()[0] for p in _processes(process.pid, "ray::ServeReplica")}
-        assert {name.split(":")[-1].split(".")[0] for name in replicas} == {
-            "Ingress",
-            "StreamService",
-            "ControlPlane",
-        }
+        assert {name.split(":")[-1].split(".")[0] for name in replicas} == {"Ingress"}
 
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         config = httpx.get(f"{base}/config.json").json()

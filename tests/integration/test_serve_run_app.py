@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -113,7 +114,7 @@ def test_control_replicas_start_without_media_or_metric_client_libraries(
 
 @pytest.mark.parametrize(
     ("deployment", "combined"),
-    [("StreamService", False), ("EventService", False), ("ControlPlane", True)],
+    [("StreamService", False), ("EventService", False), ("Ingress", True)],
 )
 def test_service_replicas_leave_the_pipeline_engine_to_the_workers(
     deployment: str, combined: bool
@@ -122,7 +123,34 @@ def test_service_replicas_leave_the_pipeline_engine_to_the_workers(
     worker or a host process needs the engine (tracking, drawing: about a second and
     45 MiB each)."""
     config = CoralConfig.model_validate(
-        {"pipelines": {"isolation": "shared"}, "deployments": {"combine_singletons": combined}}
+        {"pipelines": {"isolation": "shared"}, "deployments": {"combine": combined}}
     )
     loaded = _replica_modules(graph.bind_graph(config), deployment)
     assert not loaded & {"coral_serve.engine.engine", "supervision"}
+
+
+@pytest.mark.parametrize(
+    ("deployments", "expected"),
+    [
+        ({"combine": True}, {"Ingress"}),
+        # A scaled StreamService keeps a deployment, and so does MonitorService, which it calls.
+        (
+            {"combine": True, "stream_service": {"num_replicas": 2}},
+            {"Ingress", "StreamService", "MonitorService"},
+        ),
+        (
+            {"combine": False},
+            {"Ingress", "PipelineService", "MonitorService", "EventService", "StreamService"},
+        ),
+    ],
+)
+def test_combine_runs_in_the_ingress_what_no_scaled_deployment_calls(
+    deployments: dict[str, Any], expected: set[str]
+) -> None:
+    from ray.serve._private.build_app import build_app
+
+    config = CoralConfig.model_validate(
+        {"deployments": deployments, "health": {"in_ingress": True}}
+    )
+    built = build_app(graph.bind_graph(config), name="coral")
+    assert {deployment.name for deployment in built.deployments} == expected

@@ -4,6 +4,7 @@ to a StreamService replica, the media straight from that replica to the viewer."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,10 +52,18 @@ async def watch(url: str, pipeline_id: str) -> Viewer:
 
 
 def stream_replica(server: Server) -> psutil.Process:
+    """The replica StreamService runs in: on one box, the ingress replica, which runs every
+    service itself (deployments.combine)."""
     for proc in process_tree(server.process.pid):
-        if " ".join(proc.cmdline()).startswith("ray::ServeReplica:coral:StreamService"):
+        if " ".join(proc.cmdline()).startswith("ray::ServeReplica:coral:Ingress"):
             return proc
-    raise AssertionError("no StreamService replica process")
+    raise AssertionError("no ingress replica process")
+
+
+def ready_status(server: Server) -> int | None:
+    with contextlib.suppress(httpx.HTTPError):
+        return server.client.get("/readyz").status_code
+    return None
 
 
 def first_mjpeg_part(server: Server, pipeline_id: str) -> bytes:
@@ -126,9 +135,12 @@ def test_live_view_probe_and_recordings_through_the_serve_graph(
         escape = server.client.get(f"{API}/recordings/%2e%2e/%2e%2e")
         assert escape.status_code == 400
 
-        # The StreamService replica dies mid-stream: Serve replaces it, the viewer reconnects,
-        # and the pipeline itself never noticed.
-        stream_replica(server).send_signal(signal.SIGKILL)
+        # The replica that runs StreamService (and here every service) dies mid-stream: Serve
+        # replaces it, the viewer reconnects, and the pipeline itself never noticed.
+        replica = stream_replica(server)
+        replica.send_signal(signal.SIGKILL)
+        replica.wait(timeout=30)
+        wait_until(lambda: ready_status(server), lambda status: status == 200, timeout=90)
         again = asyncio.run(watch(server.url, pipeline_id))
         assert len(again.results) >= 25
         view = server.client.get(f"{API}/pipelines/{pipeline_id}").json()

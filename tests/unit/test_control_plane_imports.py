@@ -1,6 +1,6 @@
-"""The control-plane replicas (PipelineService, MonitorService, EventService and the
-ControlPlane replica that hosts those three) load neither OpenCV, PyAV nor NumPy: each would
-pay ~68 MiB and their import time at every start for libraries only workers use."""
+"""The control-plane replicas of a cluster (PipelineService, MonitorService, EventService)
+load neither OpenCV, PyAV nor NumPy: each would pay ~68 MiB and their import time at every
+start for libraries only workers use."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import sys
 # up by name), and what of the heavy libraries that loaded.
 _PROBE = """
 import json, sys
-import coral_serve.serving.combined, coral_serve.services.pipeline, coral_serve.services.monitor
-import coral_serve.services.events, coral_serve.services.media_agent
+import coral_serve.services.pipeline, coral_serve.services.monitor, coral_serve.services.events
+import coral_serve.services.media_agent
 import coral_serve.workers.ray_hosts, coral_serve.workers.ray_pool, coral_serve.streams.recordings
 import coral_serve.workers.host  # what the first create makes an actor of
 from coral_serve.engine.model_files import ModelFiles, confine_model_paths

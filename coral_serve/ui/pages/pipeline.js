@@ -19,7 +19,14 @@ function LiveView({ view, authEnabled, onResults }) {
   const video = useRef(null);
   const [how, setHow] = useState({ mode: "connecting" });
   const [picture, setPicture] = useState("annotated");
+  // Opened when the pipeline runs, and again each time it runs anew (a page opened while it
+  // starts, or a restart): a stopped pipeline has no frames to offer.
+  const running = view.status.state === "running";
   useEffect(() => {
+    if (!running) {
+      setHow({ mode: "waiting" });
+      return undefined;
+    }
     const controller = new AbortController();  // aborted when the page goes, set-up or not
     setHow({ mode: "connecting" });
     openLiveView({
@@ -27,10 +34,11 @@ function LiveView({ view, authEnabled, onResults }) {
       signal: controller.signal,
     }).then((found) => controller.signal.aborted || setHow(found));
     return () => controller.abort();
-  }, [view.id, picture]);
+  }, [view.id, picture, running]);
   const { width, height } = view.status;
   const ratio = width && height ? `${width} / ${height}` : "16 / 9";
   const mode = how.mode === "connecting" ? "connecting…"
+    : how.mode === "waiting" ? `waiting for the pipeline to run (${view.status.state})`
     : how.reason ? `live via ${how.mode} (WebRTC: ${how.reason})` : `live via ${how.mode}`;
   return html`<div>
     <label class="check">View
