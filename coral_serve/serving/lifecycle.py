@@ -16,7 +16,7 @@ from ray import serve
 from coral_serve.config import CoralConfig
 from coral_serve.config.runtime import RuntimeConfig
 from coral_serve.logs import configure_logging
-from coral_serve.serving.graph import bind_graph
+from coral_serve.serving.deployer import deploy_graph
 from coral_serve.serving.local_ray import init_local_ray
 from coral_serve.serving.local_services import MemberHandle
 
@@ -66,16 +66,7 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
     try:
-        serve.start(http_options={"host": config.http.host, "port": config.http.port})
-        serve.run(
-            bind_graph(config),
-            name=runtime.app_name,
-            route_prefix="/",
-            logging_config={
-                "encoding": "JSON" if runtime.log_format == "json" else "TEXT",
-                "log_level": runtime.log_level,
-            },
-        )
+        deploy_graph(config)
         shown_host = "127.0.0.1" if config.http.host in ("0.0.0.0", "::") else config.http.host
         print(f"coral_serve is up: http://{shown_host}:{config.http.port}/", flush=True)
         stop.wait()
