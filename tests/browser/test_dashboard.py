@@ -168,8 +168,19 @@ async def test_operator_workflow_in_the_dashboard(tmp_path: Path) -> None:
         assert (await client.post(f"{API}/{plaza}/pause")).status_code == 200
         await tile.locator(".badge.paused").wait_for(timeout=1_000)
         await shot(page, "07-paused")
+        # Its page waits for it to run, and plays as soon as it runs again.
+        await tile.get_by_role("link", name="plaza").click()
+        await page.wait_for_function(
+            "() => document.getElementById('live-mode')?.textContent"
+            " === 'waiting for the pipeline to run (paused)'"
+        )
+        await page.evaluate("location.hash = '#/pipelines'")
         await tile.get_by_role("button", name="Resume").click()
         await tile.locator(".badge.running").wait_for(timeout=30_000)
+        await tile.get_by_role("link", name="plaza").click()
+        await playing(page, "live-video", 1.0)
+        assert await page.locator("#live-mode").inner_text() == "live via webrtc"
+        await page.evaluate("location.hash = '#/pipelines'")
 
         # Delete asks first; Cancel keeps it, Yes deletes it.
         await tile.get_by_role("button", name="Delete").click()
