@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -42,23 +43,23 @@ def _niceness(root: int) -> dict[str, set[int]]:
     return seen
 
 
+def _start_runner(tmp_path: Path, port: int, *overrides: str) -> subprocess.Popen:
+    """`python -m coral_serve` on `port`, its store under `tmp_path`."""
+    command = [sys.executable, "-m", "coral_serve", *overrides, f"http.port={port}"]
+    return start([*command, f"pipelines.data_dir={tmp_path / 'data'}"], cwd=tmp_path)
+
+
 def test_python_m_coral_serve_serves_and_shuts_down_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    process = start(
-        [
-            sys.executable,
-            "-m",
-            "coral_serve",
-            "streams.webrtc=stun",
-            # The cameras first: Ray starts both at 15; the replicas go to 18, the worker (of
-            # the demo pipeline) to 17.
-            "demo=vtest",
-            "runtime.control_plane_nice=18",
-            "runtime.worker_nice=17",
-            f"http.port={port}",
-            f"pipelines.data_dir={tmp_path / 'data'}",
-        ],
-        cwd=tmp_path,
+    process = _start_runner(
+        tmp_path,
+        port,
+        "streams.webrtc=stun",
+        # The cameras first: Ray starts both at 15; the replicas go to 18, the worker (of
+        # the demo pipeline) to 17.
+        "demo=vtest",
+        "runtime.control_plane_nice=18",
+        "runtime.worker_nice=17",
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -111,18 +112,12 @@ def _ray_head_extras(root: int) -> set[str]:
 
 def test_ray_dashboard_on_request_runs_on_loopback_behind_a_token(tmp_path: Path) -> None:
     port = free_port()
-    process = start(
-        [
-            sys.executable,
-            "-m",
-            "coral_serve",
-            "demo=none",
-            "runtime.ray_dashboard=true",
-            "runtime.ray_autoscaler_monitor=true",
-            f"http.port={port}",
-            f"pipelines.data_dir={tmp_path / 'data'}",
-        ],
-        cwd=tmp_path,
+    process = _start_runner(
+        tmp_path,
+        port,
+        "demo=none",
+        "runtime.ray_dashboard=true",
+        "runtime.ray_autoscaler_monitor=true",
     )
     try:
         wait_ready(process, f"http://127.0.0.1:{port}/readyz", tmp_path)
