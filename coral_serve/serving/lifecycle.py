@@ -77,12 +77,12 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
 
 
 def _pipeline_service(config: CoralConfig) -> Any:
-    """PipelineService's handle, in its own deployment or in the ingress replica."""
+    """PipelineService's handle: its own deployment where the running app has one, else
+    the ingress replica that runs it."""
     app_name = config.runtime.app_name
-    if config.deployments.combine:
-        ingress = serve.get_deployment_handle("Ingress", app_name=app_name)
-        return MemberHandle(ingress, "pipelines")
-    return serve.get_deployment_handle("PipelineService", app_name=app_name)
+    if "PipelineService" in serve.status().applications[app_name].deployments:
+        return serve.get_deployment_handle("PipelineService", app_name=app_name)
+    return MemberHandle(serve.get_deployment_handle("Ingress", app_name=app_name), "pipelines")
 
 
 def _reload(config: CoralConfig) -> None:
