@@ -20,7 +20,7 @@ DEPLOY_TASK = "coral-deploy"
 
 
 def deploy_graph(config: CoralConfig) -> None:
-    """Start Serve on `http` and run the graph of `config`; returns once it is running,
+    """Start Serve's proxy on `config.http` and run the graph; returns once it is running,
     raises what the deployment raised."""
     ray.get(_deploy.options(name=DEPLOY_TASK).remote(config))
 
