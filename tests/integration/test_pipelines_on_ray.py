@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -196,6 +197,12 @@ def test_nanodet_through_the_whole_stack_and_restart_policies(
         assert [view["id"] for view in server.client.get(API).json()] == [restartable]
 
 
+def listening(port: int) -> bool:
+    """Whether something still accepts connections on 127.0.0.1:`port`."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def open_events(server: Server, pipeline_id: str) -> list[dict[str, Any]]:
     page = server.client.get("/api/v1/events", params={"pipeline_id": pipeline_id}).json()
     return [event for event in page["events"] if event["end"] is None]
@@ -231,6 +238,8 @@ def test_pipelines_are_restored_after_sigkill_of_the_serving_process(
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait(30)
         wait_until(worker_processes, lambda procs: not procs, timeout=60)
+        # Ray's reaper stops the old Serve proxy too; only then is the port free again.
+        wait_until(lambda: listening(port), lambda used: not used, timeout=60)
 
     with control_plane(tmp_path, settings, port=port) as server:
         listed = wait_until(
