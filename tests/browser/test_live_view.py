@@ -36,7 +36,7 @@ RECEIVED_CODEC_JS = """async () => {
 
 async def playing(page: Page, video_id: str, seconds: float) -> None:
     await page.wait_for_function(
-        f"() => document.getElementById('{video_id}').videoWidth > 0 "
+        f"() => document.getElementById('{video_id}')?.videoWidth > 0 "
         f"&& document.getElementById('{video_id}').currentTime > {seconds}",
         timeout=30_000,
     )
