@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from coral_serve.config.deployments import DeploymentsConfig
 from coral_serve.config.errors import ConfigError, ConfigProblem
 from coral_serve.config.health import HealthConfig
-from coral_serve.config.http import AuthMode, HttpConfig, Role
+from coral_serve.config.http import AuthMode, HttpConfig, Listener, Role
 from coral_serve.config.kuberay import KubeRayConfig
 from coral_serve.config.monitoring import MonitoringConfig
 from coral_serve.config.notifications import NotificationsConfig
@@ -73,18 +73,27 @@ class CoralConfig(CoralBaseModel):
 
     def check_startable(self) -> None:
         """Problems that only matter when serving: an open door in production."""
+        problems: list[ConfigProblem] = []
         auth = self.http.auth
         if auth.mode is AuthMode.token and not any(t.role is Role.admin for t in auth.tokens):
-            raise ConfigError(
-                [
-                    ConfigProblem(
-                        "http.auth.tokens",
-                        "token authentication needs at least one admin token, e.g. "
-                        "CORAL_HTTP__AUTH__TOKENS='[{name: ops, role: admin, token: <32+ random "
-                        "characters>}]'",
-                    )
-                ]
+            problems.append(
+                ConfigProblem(
+                    "http.auth.tokens",
+                    "token authentication needs at least one admin token, e.g. "
+                    "CORAL_HTTP__AUTH__TOKENS='[{name: ops, role: admin, token: <32+ random "
+                    "characters>}]'",
+                )
             )
+        if self.http.listener is Listener.ingress and not self.deployments.ingress.single:
+            problems.append(
+                ConfigProblem(
+                    "http.listener",
+                    "the ingress replica listens on http.port itself, so there must be exactly "
+                    "one (deployments.ingress); set http.listener=proxy to scale it",
+                )
+            )
+        if problems:
+            raise ConfigError(problems)
 
     def public_dump(self) -> dict:
         """The descriptor as JSON-ready data with every secret masked, including

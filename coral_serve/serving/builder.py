@@ -7,6 +7,7 @@ evaluating strings, so this module must not use `from __future__ import annotati
 
 from ray.serve import Application
 
+from coral_serve.config.http import Listener
 from coral_serve.serving.args import BuilderArgs
 from coral_serve.serving.graph import bind_graph
 
@@ -14,5 +15,8 @@ __all__ = ["BuilderArgs", "build_app"]
 
 
 def build_app(args: BuilderArgs) -> Application:
-    """Bind the graph of the descriptor that `args` describe."""
-    return bind_graph(args.load())
+    """Bind the graph of the descriptor that `args` describe, behind Serve's proxy: `serve
+    run` and `serve deploy` start that proxy themselves, so the ingress never listens."""
+    config = args.load()
+    http = config.http.model_copy(update={"listener": Listener.proxy})
+    return bind_graph(config.model_copy(update={"http": http}))

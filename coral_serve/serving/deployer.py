@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ray
 from ray import serve
+from ray.serve.config import ProxyLocation
 
 from coral_serve.config import CoralConfig
+from coral_serve.config.http import Listener
 
 __all__ = ["DEPLOY_TASK", "deploy_graph"]
 
@@ -20,8 +22,9 @@ DEPLOY_TASK = "coral-deploy"
 
 
 def deploy_graph(config: CoralConfig) -> None:
-    """Start Serve's proxy on `config.http` and run the graph; returns once it is running,
-    raises what the deployment raised."""
+    """Start Serve (with its proxy on `config.http`, unless the ingress replica listens
+    there itself) and run the graph; returns once it is running, raises what the deployment
+    raised."""
     ray.get(_deploy.options(name=DEPLOY_TASK).remote(config))
 
 
@@ -30,7 +33,10 @@ def _deploy(config: CoralConfig) -> None:
     from coral_serve.serving.graph import bind_graph
 
     runtime = config.runtime
-    serve.start(http_options={"host": config.http.host, "port": config.http.port})
+    if config.http.listener is Listener.ingress:
+        serve.start(proxy_location=ProxyLocation.Disabled)
+    else:
+        serve.start(http_options={"host": config.http.host, "port": config.http.port})
     serve.run(
         bind_graph(config),
         name=runtime.app_name,

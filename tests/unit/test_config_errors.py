@@ -94,3 +94,13 @@ def test_python_m_coral_serve_rejects_bad_overrides_with_exit_2() -> None:
     assert result.returncode == 2
     assert "streams.webrtc: no option 'nope'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_listening_ingress_cannot_be_scaled_and_says_how_to() -> None:
+    result = run_coral_serve(
+        "deploy=local", "deployments.combine=false", "deployments.ingress.num_replicas=2"
+    )
+    assert result.returncode == 2
+    assert "http.listener: the ingress replica listens on http.port itself" in result.stderr
+    assert "set http.listener=proxy to scale it" in result.stderr
+    assert "Traceback" not in result.stderr
