@@ -124,7 +124,7 @@ class PipelineService:
         passed = await self._check_spec(spec)
         record = await self._insert(spec, template)
         await self._start(record, passed)
-        return await self.get(record.id)
+        return await self._written(record.id)
 
     async def _insert(self, spec: PipelineSpec, template: str | None) -> PipelineRecord:
         async with self._writing() as (store, _):
@@ -161,8 +161,15 @@ class PipelineService:
         record = await self._record(pipeline_id)
         alive = pipeline_id in await self._live.get()
         view = PipelineView.of(record, await reconciler.status(record, alive))
-        self._feed.publish([view], read_at)  # every write answers with a get
+        self._feed.publish([view], read_at)
         return view
+
+    async def _written(self, pipeline_id: str) -> PipelineView:
+        """The view a write answers with. A read that began before the write (a long-poll's
+        list sharing a status read from before a pause) may finish after this one, and
+        must not publish what it saw over it."""
+        self._feed.touch(pipeline_id)
+        return await self.get(pipeline_id)
 
     async def watch(self, epoch: str = "", since: int = 0, timeout: float = 0.0) -> ViewChanges:
         """Views changed after version `since` of `epoch` (every view for an unknown one).
@@ -192,7 +199,7 @@ class PipelineService:
             reconciler.forget(pipeline_id, keep_passed=True)
             record = await self._record(pipeline_id)
             await self._launch_now(record, event=None)
-        return await self.get(pipeline_id)
+        return await self._written(pipeline_id)
 
     async def update(
         self,
@@ -515,7 +522,7 @@ class PipelineService:
         reconciler.invalidate(record.id)
 
     async def _updated(self, pipeline_id: str, change: SpecChange) -> PipelineUpdate:
-        view = await self.get(pipeline_id)
+        view = await self._written(pipeline_id)
         return PipelineUpdate(applied=change.applied, changed=change.changed, pipeline=view)
 
     def _new_record(
@@ -586,7 +593,7 @@ class PipelineService:
             with contextlib.suppress(WorkerGone, asyncio.TimeoutError):
                 await self._workers.call(pipeline_id, method)
             reconciler.invalidate(pipeline_id)
-        return await self.get(pipeline_id)
+        return await self._written(pipeline_id)
 
     async def _sync_declared(self, now: bool = False) -> ReloadPlan:
         """Declared pipelines are desired state too: add new ones, update changed ones and

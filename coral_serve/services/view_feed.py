@@ -39,6 +39,7 @@ class ViewFeed:
         self._version = 0
         self._views: dict[str, tuple[int, PipelineView]] = {}
         self._removed: dict[str, int] = {}  # id -> version it was removed at
+        self._written: dict[str, int] = {}  # id -> version of its last write
         self._floor = 0  # changes after this version can be told one by one
         self._changed = asyncio.Event()
         self.primed = False  # a complete list was published at least once
@@ -76,7 +77,14 @@ class ViewFeed:
                 self.remove(pipeline_id)
         self.primed = True
 
+    def touch(self, pipeline_id: str) -> None:
+        """The pipeline was just written: reads that began before now publish nothing for
+        it, whichever finishes first. Readers are not woken; the write's own read is news."""
+        self._version += 1
+        self._written[pipeline_id] = self._version
+
     def remove(self, pipeline_id: str) -> None:
+        self._written.pop(pipeline_id, None)
         if self._views.pop(pipeline_id, None) is None:
             return
         self._removed[pipeline_id] = self._bump()
@@ -109,7 +117,12 @@ class ViewFeed:
     def _changed_since(self, pipeline_id: str, read_at: int) -> bool:
         current = self._views.get(pipeline_id)
         removed_at = self._removed.get(pipeline_id, -1)
-        return (current is not None and current[0] > read_at) or removed_at > read_at
+        written_at = self._written.get(pipeline_id, -1)
+        return (
+            (current is not None and current[0] > read_at)
+            or removed_at > read_at
+            or written_at > read_at
+        )
 
     def _bump(self) -> int:
         self._version += 1

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from coral_serve.errors import UnavailableError
 from coral_serve.schema.spec import PipelineSpec
+from coral_serve.tasks import stop_tasks
 from coral_serve.web import Services, create_web_app
 from coral_serve.web.snapshot import PipelineSnapshot
 from tests.conftest import shared_file
@@ -202,6 +203,32 @@ async def test_a_deleted_pipeline_is_not_brought_back_by_a_slower_read(tmp_path,
         feed.replace([view], read_at)  # what the slower list read before the delete
         changes = await pipelines.watch(first.epoch, first.version, 0.0)
         assert changes.removed == [view.id] and changes.views == []
+
+
+async def test_a_paused_pipeline_is_not_shown_running_by_a_slower_read(tmp_path, video) -> None:
+    """A list that began before a pause and lands while the pause reads its answer leaves
+    the pipeline paused: the client that paused it reads it paused."""
+    config = make_config(tmp_path, f"pipelines.sources.file_roots=[{video.parent}]")
+    async with running_app(config) as (_, services):
+        pipelines = services["pipelines"]
+        running = await pipelines.create(PipelineSpec.model_validate(spec("gate", video)))
+        first = await pipelines.watch("", 0, 0.0)
+        feed, live = pipelines._feed, pipelines._live
+        read_at, read_live = feed.version, live.get
+        status = running.status.model_copy(update={"restarts": running.status.restarts + 1})
+        seen_before = running.model_copy(update={"status": status})  # read a moment later
+
+        async def slower_list_lands() -> set[str]:
+            live.get = read_live
+            feed.replace([seen_before], read_at)
+            return await read_live()
+
+        live.get = slower_list_lands
+        await stop_tasks([pipelines._loop_task])  # no reconcile pass repairs the feed later
+        paused = await pipelines.pause(running.id)
+        changes = await pipelines.watch(first.epoch, first.version, 0.0)
+        assert paused.desired_state == "paused"
+        assert [view.desired_state for view in changes.views] == ["paused"]
 
 
 async def test_healthz_asks_no_service(counted_api) -> None:
