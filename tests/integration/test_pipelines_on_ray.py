@@ -238,7 +238,7 @@ def test_pipelines_are_restored_after_sigkill_of_the_serving_process(
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait(30)
         wait_until(worker_processes, lambda procs: not procs, timeout=60)
-        # Ray's reaper stops the old Serve proxy too; only then is the port free again.
+        # Ray's reaper stops the old ingress replica too; only then is the port free again.
         wait_until(lambda: listening(port), lambda used: not used, timeout=60)
 
     with control_plane(tmp_path, settings, port=port) as server:
@@ -259,4 +259,7 @@ def test_pipelines_are_restored_after_sigkill_of_the_serving_process(
         assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
         clip = server.client.get(f"/api/v1/events/{under_way['id']}/clip.mp4")
         assert clip.status_code == 404
-        assert "worker stopped before the clip was finished" in clip.json()["detail"]
+        # The store ends it once the new worker reports; when Ray let the old worker stop
+        # first, that worker ended the event itself, and its reason says why it has no clip.
+        reasons = ("worker stopped before the clip was finished", "no video of the event")
+        assert any(reason in clip.json()["detail"] for reason in reasons), clip.json()
