@@ -28,10 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     with exit_on_config_error():
         config = load_config(ConfigSources(overrides=args))
         config.check_startable()
-    # Ray is imported only once the descriptor is known to be good.
-    from coral_serve.serving.lifecycle import run_forever
+        # Ray is imported only once the descriptor is known to be good.
+        from coral_serve.serving.lifecycle import run_forever
 
-    run_forever(config)
+        run_forever(config)  # a taken http.port is a problem of the descriptor too
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ def serve(config_file: Path | None, sets: tuple[str, ...], no_env: bool) -> None
     config = _load(config_file, sets, no_env)
     with exit_on_config_error():
         config.check_startable()
-    run_forever(config)
+        run_forever(config)  # a taken http.port is a problem of the descriptor too
 
 
 @main.group()

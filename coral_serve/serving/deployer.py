@@ -8,6 +8,8 @@ task's worker imports them, deploys, and is gone once Ray reaps idle workers
 
 from __future__ import annotations
 
+import logging
+
 import ray
 from ray import serve
 from ray.serve.config import ProxyLocation
@@ -34,6 +36,9 @@ def _deploy(config: CoralConfig) -> None:
 
     runtime = config.runtime
     if config.http.listener is Listener.ingress:
+        # Serve would log the app "ready at" its own default port, where nothing listens;
+        # the runner prints the address once the deploy returns.
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
         serve.start(proxy_location=ProxyLocation.Disabled)
     else:
         serve.start(http_options={"host": config.http.host, "port": config.http.port})

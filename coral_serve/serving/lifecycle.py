@@ -14,9 +14,12 @@ import ray
 from ray import serve
 
 from coral_serve.config import CoralConfig
+from coral_serve.config.errors import ConfigError, ConfigProblem
+from coral_serve.config.http import Listener
 from coral_serve.config.runtime import RuntimeConfig
 from coral_serve.logs import configure_logging
 from coral_serve.serving.deployer import deploy_graph
+from coral_serve.serving.listener import ListenError, check_unused
 from coral_serve.serving.local_ray import init_local_ray
 from coral_serve.serving.local_services import MemberHandle
 
@@ -47,6 +50,8 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
 
     runtime = config.runtime
     started_ray = runtime.address is None
+    if started_ray:
+        _check_port(config)
     init_options: dict[str, object] = {
         "namespace": runtime.namespace,
         "logging_level": logging.WARNING,
@@ -74,6 +79,19 @@ def run_forever(config: CoralConfig, stop: threading.Event | None = None) -> Non
         _shutdown(runtime.app_name, started_ray)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _check_port(config: CoralConfig) -> None:
+    """On this box the ingress replica will listen on `http.port`: refuse a taken one
+    before Ray starts, rather than deploy a replica that cannot start."""
+    if config.http.listener is not Listener.ingress:
+        return
+    try:
+        check_unused(config.http.host, config.http.port)
+    except ListenError as exc:
+        raise ConfigError(
+            [ConfigProblem("http.port", f"{exc}; stop what listens there or choose another port")]
+        ) from None
 
 
 def _pipeline_service(config: CoralConfig) -> Any:

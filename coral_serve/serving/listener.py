@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["IngressListener", "ListenError"]
+__all__ = ["IngressListener", "ListenError", "check_unused"]
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,19 @@ class IngressListener:
         await self._task
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def check_unused(host: str, port: int) -> None:
+    """Raise ListenError when anything listens on the address, another control plane's
+    replica included: it shares a port with `SO_REUSEPORT`, which this probe does not set,
+    so a second `python -m coral_serve` on the same port is refused, not load-balanced."""
+    _bind(host, port, share=False).close()
+
+
+def _bind(host: str, port: int, share: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if share:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -156,6 +156,8 @@ def test_nanodet_through_the_whole_stack_and_restart_policies(
             assert len(persons) >= 2, result
         check_object_events(server, plaza, tmp_path)
         assert server.client.get(f"{API}/missing").status_code == 404
+        # deploy=local: the ingress replica listens itself, so no Serve proxy answers /-/.
+        assert server.client.get("/-/routes").json()["error"] == "not_found"
         assert server.client.delete(f"{API}/{plaza}").status_code == 204
         wait_until(worker_processes, lambda procs: not procs)
 

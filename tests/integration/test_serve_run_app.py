@@ -66,6 +66,8 @@ def test_serve_run_coral_serve_app_serves_and_stops(tmp_path: Path) -> None:
         try:
             wait_ready(process, "http://127.0.0.1:8000/readyz", tmp_path)
             assert httpx.get("http://127.0.0.1:8000/healthz").json() == {"status": "ok"}
+            # `serve run` started Serve's proxy, so the ingress replica must not listen too.
+            assert httpx.get("http://127.0.0.1:8000/-/routes").json() == {"/": "default"}
         finally:
             survivors = terminate_and_collect_survivors(process, signal.SIGINT)
     assert survivors == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -103,4 +104,16 @@ def test_a_listening_ingress_cannot_be_scaled_and_says_how_to() -> None:
     assert result.returncode == 2
     assert "http.listener: the ingress replica listens on http.port itself" in result.stderr
     assert "set http.listener=proxy to scale it" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_taken_port_is_refused_before_ray_starts_naming_http_port() -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = run_coral_serve("demo=none", f"http.port={port}")
+    assert result.returncode == 2
+    assert f"http.port: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "choose another port" in result.stderr
     assert "Traceback" not in result.stderr

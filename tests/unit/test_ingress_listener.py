@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from coral_serve.serving.listener import IngressListener, ListenError
+from coral_serve.serving.listener import IngressListener, ListenError, check_unused
 
 
 def _free_port() -> int:
@@ -61,6 +61,18 @@ async def test_a_port_another_program_holds_fails_before_anything_starts() -> No
         port = other.getsockname()[1]
         with pytest.raises(ListenError, match=rf"127.0.0.1:{port} \(http.host, http.port\)"):
             IngressListener("127.0.0.1", port)
+
+
+async def test_a_second_control_plane_is_refused_the_port_a_replica_shares() -> None:
+    """The replica's socket admits its own replacement, not another runner's start-up check."""
+    port = _free_port()
+    listener = await _listening("first", port)
+    try:
+        with pytest.raises(ListenError, match="Address already in use"):
+            check_unused("127.0.0.1", port)
+    finally:
+        await listener.close()
+    check_unused("127.0.0.1", port)
 
 
 async def test_a_replacement_binds_while_its_predecessor_drains_and_then_serves_alone() -> None:
