@@ -10,12 +10,7 @@ import pytest
 from fastapi import FastAPI, Request
 
 from coral_serve.serving.listener import IngressListener, ListenError, check_unused
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.integration.processes import free_port
 
 
 def _app(name: str) -> FastAPI:
@@ -41,7 +36,7 @@ async def _listening(name: str, port: int) -> IngressListener:
 
 
 async def test_a_client_is_known_by_its_own_address_not_by_a_header_it_sends() -> None:
-    port = _free_port()
+    port = free_port()
     listener = await _listening("a", port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
@@ -65,7 +60,7 @@ async def test_a_port_another_program_holds_fails_before_anything_starts() -> No
 
 async def test_a_second_control_plane_is_refused_the_port_a_replica_shares() -> None:
     """The replica's socket admits its own replacement, not another runner's start-up check."""
-    port = _free_port()
+    port = free_port()
     listener = await _listening("first", port)
     try:
         with pytest.raises(ListenError, match="Address already in use"):
@@ -76,7 +71,7 @@ async def test_a_second_control_plane_is_refused_the_port_a_replica_shares() -> 
 
 
 async def test_a_replacement_binds_while_its_predecessor_drains_and_then_serves_alone() -> None:
-    port = _free_port()
+    port = free_port()
     old = await _listening("old", port)
     new = await _listening("new", port)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
@@ -97,7 +92,7 @@ async def test_a_replacement_binds_while_its_predecessor_drains_and_then_serves_
 
 
 async def test_a_closed_listener_frees_its_port() -> None:
-    port = _free_port()
+    port = free_port()
     listener = await _listening("a", port)
     await listener.close()
     with pytest.raises(httpx.ConnectError):
@@ -108,7 +103,7 @@ async def test_a_closed_listener_frees_its_port() -> None:
 
 
 async def test_a_listener_closed_before_it_served_releases_its_port() -> None:
-    port = _free_port()
+    port = free_port()
     await IngressListener("127.0.0.1", port).close()
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
